@@ -1,0 +1,157 @@
+//! Identifiers. Player account ids are chosen by clients and validated here;
+//! system accounts (`house`, `cash`, ...) are built only by this module, so a
+//! client can never open or debit one by name.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Rejection;
+
+/// Longest account id a client may choose.
+pub const ACCOUNT_ID_LEN_MAX: usize = 64;
+
+/// Names a player may not take, because system accounts use them.
+const RESERVED: [&str; 5] = ["house", "cash", "pool", "box-office", "fees"];
+
+/// An account on the ledger: a player's wallet or a system account.
+///
+/// Player ids are 1–64 characters of `[A-Za-z0-9_.-]`; system ids contain a
+/// `:` or are one of the reserved names, which player ids cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// Parses a client-chosen id for a player account.
+    pub fn parse(id: &str) -> Result<Self, Rejection> {
+        let valid_chars = id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if id.is_empty() || id.len() > ACCOUNT_ID_LEN_MAX || !valid_chars {
+            return Err(Rejection::InvalidAccountId(format!(
+                "{id:?} must be 1 to {ACCOUNT_ID_LEN_MAX} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            )));
+        }
+        if RESERVED.contains(&id) {
+            return Err(Rejection::InvalidAccountId(format!(
+                "{id:?} is reserved for a system account"
+            )));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The house's bankroll: the counterparty of stakes and winnings.
+    pub fn house() -> Self {
+        Self("house".into())
+    }
+
+    /// Payment-gateway clearing: the counterparty of deposits and withdrawals.
+    pub fn cash() -> Self {
+        Self("cash".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.0.contains(':') || RESERVED.contains(&self.0.as_str())
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The id of an event stream, e.g. `account-alice`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StreamId(String);
+
+impl StreamId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The stream of a player's wallet.
+    pub fn account(account: &AccountId) -> Self {
+        Self(format!("account-{account}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered (v7) id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies one transfer (one money movement) on the ledger.
+    TransferId
+);
+uuid_id!(
+    /// Identifies a hold: a pending transfer later posted or voided.
+    HoldId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn player_ids_are_validated() {
+        assert!(AccountId::parse("alice-01_x.y").is_ok());
+        for bad in ["", "house", "cash", "a b", "pool:1", "é", &"x".repeat(65)] {
+            assert_eq!(
+                AccountId::parse(bad).map_err(|r| r.code()),
+                Err("invalid_account_id"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn system_accounts_are_recognised() {
+        assert!(AccountId::house().is_system());
+        assert!(AccountId::cash().is_system());
+        assert!(!AccountId::parse("alice")
+            .map(|a| a.is_system())
+            .unwrap_or(true));
+    }
+}

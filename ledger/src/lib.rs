@@ -1,0 +1,20 @@
+//! The ledger: pure domain logic (money, accounts, transfers, the wallet's
+//! `decide`/`evolve`) and the Postgres event store that records its events.
+//!
+//! Everything outside `store` is free of I/O, so it can be property-tested
+//! and replayed anywhere; `store` depends on the domain, never the reverse.
+
+pub mod book;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod rejection;
+pub mod store;
+pub mod transfer;
+pub mod wallet;
+
+pub use error::Error;
+pub use ids::{AccountId, HoldId, StreamId, TransferId};
+pub use money::{Amount, CreditLimit, Currency};
+pub use rejection::Rejection;
+pub use transfer::{Phase, Transfer, TransferCode};

@@ -1,0 +1,204 @@
+//! The event store: the append-only log every state is derived from.
+//!
+//! [`EventStore`] is what a backend must offer; [`PgEventStore`] is the
+//! Postgres backend (see `docs/adr/0001-event-store-on-postgres.md`).
+
+mod hash;
+mod postgres;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use hash::{canonical_json, event_hash, EventContent, Hash};
+pub use postgres::{PgEventStore, Subscription, MIGRATOR};
+
+use crate::{Error, StreamId};
+
+/// Most streams one append batch may touch.
+pub const BATCH_STREAMS_MAX: usize = 10_000;
+/// Most events one append batch may write.
+pub const BATCH_EVENTS_MAX: usize = 50_000;
+/// Most events one read may return.
+pub const READ_EVENTS_MAX: i64 = 10_000;
+
+/// Where a stream stands: its last version (0 when empty) and that event's
+/// hash, which the next event chains from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamHead {
+    pub version: i64,
+    pub hash: Option<Hash>,
+}
+
+impl StreamHead {
+    pub const EMPTY: Self = Self {
+        version: 0,
+        hash: None,
+    };
+}
+
+/// An event to append; the store gives it a version, position and hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(
+        event_type: impl Into<String>,
+        schema_version: i32,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version,
+            payload,
+            metadata: serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
+/// One command's part of an append: its events (none if it was rejected) and
+/// the outcome to return when the same command id comes again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandAppend {
+    pub command_id: String,
+    pub request_hash: Vec<u8>,
+    pub outcome: serde_json::Value,
+    pub events: Vec<NewEvent>,
+}
+
+/// Everything one stream appends in a batch, decided against `expected`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamAppend {
+    pub stream_id: StreamId,
+    pub expected: StreamHead,
+    pub commands: Vec<CommandAppend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Committed. `last_positions[i]` is the global position of the last
+    /// event of command `i`, or `None` when it appended none.
+    Committed {
+        head: StreamHead,
+        last_positions: Vec<Option<i64>>,
+    },
+    /// The stream moved past `expected`, or one of the command ids was
+    /// already recorded: nothing of this stream was written.
+    Conflict,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub global_position: i64,
+    pub stream_id: StreamId,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub command_id: String,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Vec<u8>,
+}
+
+impl RecordedEvent {
+    /// Recomputes this event's hash from its content and `prev_hash`.
+    pub fn computed_hash(&self) -> Hash {
+        event_hash(
+            self.prev_hash.as_deref(),
+            &EventContent {
+                stream_id: self.stream_id.as_str(),
+                stream_version: self.stream_version,
+                event_id: self.event_id,
+                command_id: &self.command_id,
+                event_type: &self.event_type,
+                schema_version: self.schema_version,
+                payload: &self.payload,
+                metadata: &self.metadata,
+                recorded_at: self.recorded_at,
+            },
+        )
+    }
+}
+
+/// A command already recorded: what was answered, and where its events are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCommand {
+    pub command_id: String,
+    pub stream_id: StreamId,
+    pub request_hash: Vec<u8>,
+    pub outcome: serde_json::Value,
+    pub last_position: Option<i64>,
+}
+
+/// What a backend of the event store must offer.
+pub trait EventStore: Send + Sync {
+    /// Appends many streams in one transaction. Each stream commits whole or
+    /// not at all; a conflict on one stream never fails the others.
+    fn append_batch(
+        &self,
+        batch: Vec<StreamAppend>,
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, Error>> + Send;
+
+    /// The events of one stream after `after_version`, oldest first.
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// Events of the whole log after `after_position`, in position order,
+    /// never skipping one that commits later (gap-safe).
+    fn read_all(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// The recorded commands among `command_ids`.
+    fn find_commands(
+        &self,
+        command_ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, StoredCommand>, Error>> + Send;
+
+    /// A wake-up signal for new events (a hint only; readers also poll).
+    fn subscribe(&self) -> impl Future<Output = Result<Subscription, Error>> + Send;
+
+    /// Appends one command's events to one stream.
+    fn append(
+        &self,
+        stream: StreamId,
+        expected: StreamHead,
+        events: Vec<NewEvent>,
+        command_id: String,
+    ) -> impl Future<Output = Result<AppendOutcome, Error>> + Send {
+        async move {
+            let command = CommandAppend {
+                command_id,
+                request_hash: Vec::new(),
+                outcome: serde_json::Value::Null,
+                events,
+            };
+            let batch = vec![StreamAppend {
+                stream_id: stream,
+                expected,
+                commands: vec![command],
+            }];
+            let mut outcomes = self.append_batch(batch).await?;
+            Ok(outcomes.pop().unwrap_or(AppendOutcome::Conflict))
+        }
+    }
+}

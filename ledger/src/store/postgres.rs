@@ -1,0 +1,548 @@
+//! The Postgres backend of the event store (DESIGN.md §4).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgListener, PgRow};
+use sqlx::{PgPool, Postgres, Row};
+use uuid::Uuid;
+
+use super::{
+    event_hash, AppendOutcome, EventContent, EventStore, Hash, RecordedEvent, StoredCommand,
+    StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, READ_EVENTS_MAX,
+};
+use crate::{Error, StreamId};
+
+/// The schema of the event store and of the read models, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../schemas/postgres");
+
+/// How often one batch is retried without the streams that conflicted.
+const APPEND_ATTEMPTS_MAX: usize = 3;
+
+const NOTIFY_CHANNEL: &str = "betledger_events";
+
+#[derive(Debug, Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+}
+
+impl PgEventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates or updates the schema.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The stream of the account that placed a hold, from the events alone.
+    pub async fn find_hold_stream(&self, hold_id: &str) -> Result<Option<StreamId>, Error> {
+        let row = sqlx::query(include_str!("find_hold_stream.sql"))
+            .bind(hold_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .map(StreamId::new))
+    }
+
+    /// The newest events of the given types in a stream, newest first.
+    pub async fn read_stream_latest(
+        &self,
+        stream: &StreamId,
+        event_types: &[&str],
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let types: Vec<String> = event_types.iter().map(|t| (*t).to_owned()).collect();
+        let rows = sqlx::query(include_str!("read_stream_latest.sql"))
+            .bind(stream.as_str())
+            .bind(types)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
+    async fn try_append(
+        &self,
+        batch: &[Prepared<'_>],
+        active: &[usize],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Attempt, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let result = try_append_on(&mut conn, batch, active, recorded_at).await;
+        if result.is_err() {
+            // The session may still hold the append lock or an open
+            // transaction; closing it releases both.
+            drop(conn.detach());
+        }
+        result
+    }
+}
+
+/// One stream of a batch with its rows built: versions, hashes, times.
+struct Prepared<'a> {
+    append: &'a StreamAppend,
+    events: Vec<EventRow>,
+    /// For each command, the index in `events` of its last event.
+    last_event: Vec<Option<usize>>,
+    head: StreamHead,
+}
+
+struct EventRow {
+    version: i64,
+    event_id: Uuid,
+    command_id: String,
+    event_type: String,
+    schema_version: i32,
+    payload: serde_json::Value,
+    metadata: serde_json::Value,
+    prev_hash: Option<Hash>,
+    hash: Hash,
+}
+
+fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
+    let mut head = append.expected;
+    let mut events = Vec::new();
+    let mut last_event = Vec::with_capacity(append.commands.len());
+    for command in &append.commands {
+        for event in &command.events {
+            let version = head.version + 1;
+            let hash = event_hash(
+                head.hash.as_ref().map(|h| h.as_slice()),
+                &EventContent {
+                    stream_id: append.stream_id.as_str(),
+                    stream_version: version,
+                    event_id: event.event_id,
+                    command_id: &command.command_id,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    payload: &event.payload,
+                    metadata: &event.metadata,
+                    recorded_at,
+                },
+            );
+            events.push(EventRow {
+                version,
+                event_id: event.event_id,
+                command_id: command.command_id.clone(),
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                payload: event.payload.clone(),
+                metadata: event.metadata.clone(),
+                prev_hash: head.hash,
+                hash,
+            });
+            head = StreamHead {
+                version,
+                hash: Some(hash),
+            };
+        }
+        last_event.push(
+            events
+                .len()
+                .checked_sub(1)
+                .filter(|_| !command.events.is_empty()),
+        );
+    }
+    Prepared {
+        append,
+        events,
+        last_event,
+        head,
+    }
+}
+
+enum Attempt {
+    Committed(HashMap<(usize, i64), i64>),
+    Conflicted(HashSet<usize>),
+}
+
+async fn try_append_on(
+    conn: &mut PoolConnection<Postgres>,
+    batch: &[Prepared<'_>],
+    active: &[usize],
+    recorded_at: DateTime<Utc>,
+) -> Result<Attempt, Error> {
+    sqlx::query("BEGIN").execute(&mut **conn).await?;
+    let mut positions = HashMap::new();
+    let mut conflicted = HashSet::new();
+
+    let writers: Vec<usize> = active
+        .iter()
+        .copied()
+        .filter(|&i| !batch[i].events.is_empty())
+        .collect();
+    if !writers.is_empty() {
+        let inserted = insert_events(conn, batch, &writers, recorded_at).await?;
+        let index: HashMap<&str, usize> = writers
+            .iter()
+            .map(|&i| (batch[i].append.stream_id.as_str(), i))
+            .collect();
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for (stream, version, position) in inserted {
+            if let Some(&i) = index.get(stream.as_str()) {
+                positions.insert((i, version), position);
+                *counts.entry(i).or_default() += 1;
+            }
+        }
+        conflicted.extend(
+            writers
+                .iter()
+                .copied()
+                .filter(|i| counts.get(i) != Some(&batch[*i].events.len())),
+        );
+    }
+
+    // Streams whose commands were all rejected write no event that could
+    // conflict, so check that what they were decided against is still current.
+    let readers: Vec<usize> = active
+        .iter()
+        .copied()
+        .filter(|&i| batch[i].events.is_empty())
+        .collect();
+    if !readers.is_empty() {
+        conflicted.extend(moved_streams(conn, batch, &readers).await?);
+    }
+    if !conflicted.is_empty() {
+        sqlx::query("ROLLBACK").execute(&mut **conn).await?;
+        return Ok(Attempt::Conflicted(conflicted));
+    }
+
+    let duplicates = insert_commands(conn, batch, active, &positions).await?;
+    if !duplicates.is_empty() {
+        sqlx::query("ROLLBACK").execute(&mut **conn).await?;
+        return Ok(Attempt::Conflicted(duplicates));
+    }
+    sqlx::query("COMMIT").execute(&mut **conn).await?;
+    Ok(Attempt::Committed(positions))
+}
+
+async fn insert_events(
+    conn: &mut PoolConnection<Postgres>,
+    batch: &[Prepared<'_>],
+    writers: &[usize],
+    recorded_at: DateTime<Utc>,
+) -> Result<Vec<(String, i64, i64)>, Error> {
+    let rows = writers
+        .iter()
+        .flat_map(|&i| batch[i].events.iter().map(move |e| (i, e)));
+    let count = writers.iter().map(|&i| batch[i].events.len()).sum();
+    let mut cols = EventColumns::with_capacity(count);
+    for (i, e) in rows {
+        cols.push(batch[i].append.stream_id.as_str(), e, recorded_at);
+    }
+    sqlx::query("SELECT events_append_begin()")
+        .execute(&mut **conn)
+        .await?;
+    let inserted = sqlx::query(include_str!("append_events.sql"))
+        .bind(cols.stream_id)
+        .bind(cols.version)
+        .bind(cols.event_id)
+        .bind(cols.command_id)
+        .bind(cols.event_type)
+        .bind(cols.schema_version)
+        .bind(cols.payload)
+        .bind(cols.metadata)
+        .bind(cols.recorded_at)
+        .bind(cols.prev_hash)
+        .bind(cols.hash)
+        .fetch_all(&mut **conn)
+        .await?;
+    sqlx::query("SELECT events_append_end()")
+        .execute(&mut **conn)
+        .await?;
+    inserted
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
+
+#[derive(Default)]
+struct EventColumns {
+    stream_id: Vec<String>,
+    version: Vec<i64>,
+    event_id: Vec<Uuid>,
+    command_id: Vec<String>,
+    event_type: Vec<String>,
+    schema_version: Vec<i32>,
+    payload: Vec<serde_json::Value>,
+    metadata: Vec<serde_json::Value>,
+    recorded_at: Vec<DateTime<Utc>>,
+    prev_hash: Vec<Option<Vec<u8>>>,
+    hash: Vec<Vec<u8>>,
+}
+
+impl EventColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            stream_id: Vec::with_capacity(n),
+            version: Vec::with_capacity(n),
+            event_id: Vec::with_capacity(n),
+            command_id: Vec::with_capacity(n),
+            event_type: Vec::with_capacity(n),
+            schema_version: Vec::with_capacity(n),
+            payload: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            recorded_at: Vec::with_capacity(n),
+            prev_hash: Vec::with_capacity(n),
+            hash: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, stream_id: &str, e: &EventRow, recorded_at: DateTime<Utc>) {
+        self.stream_id.push(stream_id.to_owned());
+        self.version.push(e.version);
+        self.event_id.push(e.event_id);
+        self.command_id.push(e.command_id.clone());
+        self.event_type.push(e.event_type.clone());
+        self.schema_version.push(e.schema_version);
+        self.payload.push(e.payload.clone());
+        self.metadata.push(e.metadata.clone());
+        self.recorded_at.push(recorded_at);
+        self.prev_hash.push(e.prev_hash.map(|h| h.to_vec()));
+        self.hash.push(e.hash.to_vec());
+    }
+}
+
+async fn moved_streams(
+    conn: &mut PoolConnection<Postgres>,
+    batch: &[Prepared<'_>],
+    readers: &[usize],
+) -> Result<Vec<usize>, Error> {
+    let ids: Vec<String> = readers
+        .iter()
+        .map(|&i| batch[i].append.stream_id.as_str().to_owned())
+        .collect();
+    let versions: Vec<i64> = readers
+        .iter()
+        .map(|&i| batch[i].append.expected.version)
+        .collect();
+    let rows = sqlx::query(include_str!("moved_streams.sql"))
+        .bind(&ids)
+        .bind(versions)
+        .fetch_all(&mut **conn)
+        .await?;
+    let moved: HashSet<String> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(readers
+        .iter()
+        .copied()
+        .filter(|&i| moved.contains(batch[i].append.stream_id.as_str()))
+        .collect())
+}
+
+/// Records the commands; returns the streams holding a command id that was
+/// already recorded (by another node, or an earlier batch).
+async fn insert_commands(
+    conn: &mut PoolConnection<Postgres>,
+    batch: &[Prepared<'_>],
+    active: &[usize],
+    positions: &HashMap<(usize, i64), i64>,
+) -> Result<HashSet<usize>, Error> {
+    let mut ids = Vec::new();
+    let mut streams = Vec::new();
+    let mut hashes = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut lasts = Vec::new();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    for &i in active {
+        let p = &batch[i];
+        for (command, last) in p.append.commands.iter().zip(&p.last_event) {
+            ids.push(command.command_id.clone());
+            streams.push(p.append.stream_id.as_str().to_owned());
+            hashes.push(command.request_hash.clone());
+            outcomes.push(command.outcome.clone());
+            lasts.push(last.and_then(|e| positions.get(&(i, p.events[e].version)).copied()));
+            owner.insert(command.command_id.clone(), i);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query(include_str!("append_commands.sql"))
+        .bind(&ids)
+        .bind(streams)
+        .bind(hashes)
+        .bind(outcomes)
+        .bind(lasts)
+        .fetch_all(&mut **conn)
+        .await?;
+    let recorded: HashSet<String> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(ids
+        .iter()
+        .filter(|id| !recorded.contains(*id))
+        .filter_map(|id| owner.get(id).copied())
+        .collect())
+}
+
+fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
+    Ok(RecordedEvent {
+        global_position: row.try_get("global_position")?,
+        stream_id: StreamId::new(row.try_get::<String, _>("stream_id")?),
+        stream_version: row.try_get("stream_version")?,
+        event_id: row.try_get("event_id")?,
+        command_id: row.try_get("command_id")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn check_batch(batch: &[StreamAppend]) -> Result<(), Error> {
+    let events: usize = batch
+        .iter()
+        .flat_map(|s| &s.commands)
+        .map(|c| c.events.len())
+        .sum();
+    if batch.len() > BATCH_STREAMS_MAX {
+        return Err(Error::BatchTooLarge {
+            count: batch.len(),
+            limit: BATCH_STREAMS_MAX,
+        });
+    }
+    if events > BATCH_EVENTS_MAX {
+        return Err(Error::BatchTooLarge {
+            count: events,
+            limit: BATCH_EVENTS_MAX,
+        });
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = batch.iter().find(|s| !seen.insert(s.stream_id.as_str())) {
+        return Err(Error::DuplicateStream(dup.stream_id.to_string()));
+    }
+    Ok(())
+}
+
+impl EventStore for PgEventStore {
+    async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>, Error> {
+        check_batch(&batch)?;
+        // Postgres keeps microseconds; truncating first keeps the hash stable.
+        let now = Utc::now();
+        let recorded_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let prepared: Vec<Prepared<'_>> = batch.iter().map(|s| prepare(s, recorded_at)).collect();
+        let mut outcomes = vec![AppendOutcome::Conflict; batch.len()];
+        let mut active: Vec<usize> = (0..batch.len()).collect();
+        for _ in 0..APPEND_ATTEMPTS_MAX {
+            if active.is_empty() {
+                break;
+            }
+            match self.try_append(&prepared, &active, recorded_at).await? {
+                Attempt::Committed(positions) => {
+                    for &i in &active {
+                        let p = &prepared[i];
+                        let last_positions = p
+                            .last_event
+                            .iter()
+                            .map(|last| {
+                                last.and_then(|e| positions.get(&(i, p.events[e].version)).copied())
+                            })
+                            .collect();
+                        outcomes[i] = AppendOutcome::Committed {
+                            head: p.head,
+                            last_positions,
+                        };
+                    }
+                    break;
+                }
+                Attempt::Conflicted(streams) => active.retain(|i| !streams.contains(i)),
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = sqlx::query(include_str!("read_stream.sql"))
+            .bind(stream.as_str())
+            .bind(after_version)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
+    async fn read_all(&self, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = sqlx::query(include_str!("read_all.sql"))
+            .bind(after_position)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
+    async fn find_commands(
+        &self,
+        command_ids: &[String],
+    ) -> Result<HashMap<String, StoredCommand>, Error> {
+        if command_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(include_str!("find_commands.sql"))
+            .bind(command_ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let command = StoredCommand {
+                    command_id: r.try_get("command_id")?,
+                    stream_id: StreamId::new(r.try_get::<String, _>("stream_id")?),
+                    request_hash: r.try_get("request_hash")?,
+                    outcome: r.try_get("outcome")?,
+                    last_position: r.try_get("last_position")?,
+                };
+                Ok((command.command_id.clone(), command))
+            })
+            .collect()
+    }
+
+    async fn subscribe(&self) -> Result<Subscription, Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(Subscription { listener })
+    }
+}
+
+/// Wakes a reader when events were appended.
+pub struct Subscription {
+    listener: PgListener,
+}
+
+impl Subscription {
+    /// Waits until events may have been appended or `timeout` passes.
+    /// Returns whether a notification arrived; false is not "no events".
+    pub async fn wait(&mut self, timeout: Duration) -> bool {
+        match tokio::time::timeout(timeout, self.listener.recv()).await {
+            Ok(Ok(_)) => {
+                // Drain what queued up meanwhile: one wake-up is enough.
+                while let Ok(Some(_)) = self.listener.try_recv().await {}
+                true
+            }
+            // A lost connection reconnects on the next call; meanwhile the
+            // caller's poll keeps it correct.
+            Ok(Err(_)) | Err(_) => false,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Transfers: every money movement is one debit account, one credit account,
+//! an amount of one currency and a reason code (double entry). A hold is a
+//! transfer in two phases: placed as pending, later posted or voided.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountId, Amount, Currency, TransferId};
+
+/// Why money moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferCode {
+    Deposit,
+    Withdrawal,
+    Hold,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub code: TransferCode,
+}
+
+/// What an event does with a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Moves money now.
+    Posted,
+    /// Reserves money: counts against the debit account's available balance.
+    PendingPlaced,
+    /// Turns a pending transfer into a posted one.
+    PendingPosted,
+    /// Releases a pending transfer; no money moves.
+    PendingVoided,
+}

@@ -1,0 +1,128 @@
+//! The wallet's events: past-tense facts with stable type strings and a
+//! schema version kept apart from the Rust names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountId, CreditLimit, Currency, Error, HoldId, Phase, Transfer};
+
+/// The schema version written for every wallet event today.
+pub const SCHEMA_VERSION: i32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOpened {
+    pub account: AccountId,
+    pub currency: Currency,
+    pub credit_limit: CreditLimit,
+}
+
+/// A posted transfer in or out of a wallet (deposit or withdrawal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundsMoved {
+    pub transfer: Transfer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A hold placed, posted or voided. `hold_id` sits at the top of the payload
+/// because the store indexes it to find a hold's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldChanged {
+    pub hold_id: HoldId,
+    pub transfer: Transfer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletEvent {
+    AccountOpened(AccountOpened),
+    FundsDeposited(FundsMoved),
+    FundsWithdrawn(FundsMoved),
+    HoldPlaced(HoldChanged),
+    HoldPosted(HoldChanged),
+    HoldVoided(HoldChanged),
+}
+
+impl WalletEvent {
+    pub const ACCOUNT_OPENED: &'static str = "account_opened";
+    pub const FUNDS_DEPOSITED: &'static str = "funds_deposited";
+    pub const FUNDS_WITHDRAWN: &'static str = "funds_withdrawn";
+    pub const HOLD_PLACED: &'static str = "hold_placed";
+    pub const HOLD_POSTED: &'static str = "hold_posted";
+    pub const HOLD_VOIDED: &'static str = "hold_voided";
+
+    /// The stable type string stored with the event.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::AccountOpened(_) => Self::ACCOUNT_OPENED,
+            Self::FundsDeposited(_) => Self::FUNDS_DEPOSITED,
+            Self::FundsWithdrawn(_) => Self::FUNDS_WITHDRAWN,
+            Self::HoldPlaced(_) => Self::HOLD_PLACED,
+            Self::HoldPosted(_) => Self::HOLD_POSTED,
+            Self::HoldVoided(_) => Self::HOLD_VOIDED,
+        }
+    }
+
+    /// The transfer this event moves, and how.
+    pub fn transfer(&self) -> Option<(&Transfer, Phase)> {
+        match self {
+            Self::AccountOpened(_) => None,
+            Self::FundsDeposited(e) | Self::FundsWithdrawn(e) => Some((&e.transfer, Phase::Posted)),
+            Self::HoldPlaced(e) => Some((&e.transfer, Phase::PendingPlaced)),
+            Self::HoldPosted(e) => Some((&e.transfer, Phase::PendingPosted)),
+            Self::HoldVoided(e) => Some((&e.transfer, Phase::PendingVoided)),
+        }
+    }
+
+    pub fn payload(&self) -> serde_json::Value {
+        let value = match self {
+            Self::AccountOpened(e) => serde_json::to_value(e),
+            Self::FundsDeposited(e) | Self::FundsWithdrawn(e) => serde_json::to_value(e),
+            Self::HoldPlaced(e) | Self::HoldPosted(e) | Self::HoldVoided(e) => {
+                serde_json::to_value(e)
+            }
+        };
+        // These types hold only strings and integers, which always serialize.
+        value.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Reads a stored event back. Older schema versions are upcast here when
+    /// a version 2 of an event exists; stored bytes never change.
+    pub fn from_stored(
+        event_type: &str,
+        schema_version: i32,
+        payload: &serde_json::Value,
+    ) -> Result<Self, Error> {
+        if schema_version != SCHEMA_VERSION {
+            return Err(unknown(event_type, schema_version));
+        }
+        let decode = |source| Error::Decode {
+            event_type: event_type.to_owned(),
+            schema_version,
+            source,
+        };
+        let moved = || FundsMoved::deserialize(payload).map_err(decode);
+        let hold = || HoldChanged::deserialize(payload).map_err(decode);
+        Ok(match event_type {
+            Self::ACCOUNT_OPENED => {
+                Self::AccountOpened(AccountOpened::deserialize(payload).map_err(decode)?)
+            }
+            Self::FUNDS_DEPOSITED => Self::FundsDeposited(moved()?),
+            Self::FUNDS_WITHDRAWN => Self::FundsWithdrawn(moved()?),
+            Self::HOLD_PLACED => Self::HoldPlaced(hold()?),
+            Self::HOLD_POSTED => Self::HoldPosted(hold()?),
+            Self::HOLD_VOIDED => Self::HoldVoided(hold()?),
+            _ => return Err(unknown(event_type, schema_version)),
+        })
+    }
+}
+
+fn unknown(event_type: &str, schema_version: i32) -> Error {
+    Error::UnknownEventType {
+        event_type: event_type.to_owned(),
+        schema_version,
+    }
+}

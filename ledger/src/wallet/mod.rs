@@ -1,0 +1,128 @@
+//! The wallet aggregate: one player account, its balance and its holds.
+//! `decide` turns a command into events or a rejection; `evolve` folds
+//! events into state. Both are pure.
+
+mod decide;
+mod event;
+
+use std::collections::HashMap;
+
+pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
+pub use event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent, SCHEMA_VERSION};
+
+use crate::book::{Balance, Side};
+use crate::{AccountId, CreditLimit, Currency, HoldId, Transfer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldStatus {
+    Pending,
+    Posted,
+    Voided,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Posted => "posted",
+            Self::Voided => "voided",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub transfer: Transfer,
+    pub status: HoldStatus,
+}
+
+/// An open wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wallet {
+    pub id: AccountId,
+    pub currency: Currency,
+    pub credit_limit: CreditLimit,
+    pub balance: Balance,
+    pub holds: HashMap<HoldId, Hold>,
+}
+
+impl Wallet {
+    /// What may still be debited, clamped into `i64` (it is never negative
+    /// for a wallet whose invariant holds).
+    pub fn available(&self) -> i64 {
+        let wide = self.balance.available(self.credit_limit.get());
+        i64::try_from(wide).unwrap_or(if wide < 0 { i64::MIN } else { i64::MAX })
+    }
+}
+
+/// The state of a wallet stream: nothing until the account is opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalletState {
+    pub wallet: Option<Wallet>,
+}
+
+impl WalletState {
+    /// Folds one event into the state. Events are facts already decided, so a
+    /// transfer that would overflow here is ignored rather than half-applied;
+    /// `decide` refuses such transfers before they become events.
+    pub fn evolve(mut self, event: &WalletEvent) -> Self {
+        match event {
+            WalletEvent::AccountOpened(e) => {
+                self.wallet = Some(Wallet {
+                    id: e.account.clone(),
+                    currency: e.currency,
+                    credit_limit: e.credit_limit,
+                    balance: Balance::default(),
+                    holds: HashMap::new(),
+                });
+            }
+            other => {
+                if let Some(wallet) = self.wallet.as_mut() {
+                    apply_to_wallet(wallet, other);
+                }
+            }
+        }
+        self
+    }
+}
+
+fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
+    if let Some((transfer, phase)) = event.transfer() {
+        let side = if transfer.debit == wallet.id {
+            Side::Debit
+        } else {
+            Side::Credit
+        };
+        let _ = wallet.balance.apply(side, transfer.amount.get(), phase);
+    }
+    match event {
+        WalletEvent::HoldPlaced(e) => {
+            wallet.holds.insert(
+                e.hold_id,
+                Hold {
+                    transfer: e.transfer.clone(),
+                    status: HoldStatus::Pending,
+                },
+            );
+        }
+        WalletEvent::HoldPosted(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Posted),
+        WalletEvent::HoldVoided(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Voided),
+        _ => {}
+    }
+}
+
+fn set_hold_status(wallet: &mut Wallet, hold_id: HoldId, status: HoldStatus) {
+    if let Some(hold) = wallet.holds.get_mut(&hold_id) {
+        hold.status = status;
+    }
+}
+
+/// Folds events into state from scratch.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a WalletEvent>) -> WalletState {
+    events
+        .into_iter()
+        .fold(WalletState::default(), WalletState::evolve)
+}
+
+#[cfg(test)]
+mod tests;
