@@ -1,0 +1,387 @@
+//! The event store's test suite, on the real Postgres. The `suite` functions
+//! take any `EventStore`, so another backend must pass the same ones.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger::store::{
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
+};
+use ledger::StreamId;
+use sqlx::PgPool;
+
+fn event(n: i64) -> NewEvent {
+    NewEvent::new("test_happened", 1, serde_json::json!({ "n": n }))
+}
+
+fn command(id: &str, events: Vec<NewEvent>) -> CommandAppend {
+    CommandAppend {
+        command_id: id.to_owned(),
+        request_hash: vec![1],
+        outcome: serde_json::json!({ "status": 200 }),
+        events,
+    }
+}
+
+fn committed_head(outcome: &AppendOutcome) -> StreamHead {
+    match outcome {
+        AppendOutcome::Committed { head, .. } => *head,
+        AppendOutcome::Conflict => panic!("expected a commit, got a conflict"),
+    }
+}
+
+mod suite {
+    use super::*;
+
+    pub async fn two_appends_at_one_version_one_wins<S: EventStore>(store: &S) {
+        let stream = StreamId::new("race-1");
+        let (a, b) = tokio::join!(
+            store.append(
+                stream.clone(),
+                StreamHead::EMPTY,
+                vec![event(1)],
+                "cmd-a".into()
+            ),
+            store.append(
+                stream.clone(),
+                StreamHead::EMPTY,
+                vec![event(2)],
+                "cmd-b".into()
+            ),
+        );
+        let outcomes = [a.expect("append a"), b.expect("append b")];
+        let wins = outcomes
+            .iter()
+            .filter(|o| matches!(o, AppendOutcome::Committed { .. }))
+            .count();
+        assert_eq!(wins, 1, "exactly one append wins: {outcomes:?}");
+        let stored = store.read_stream(&stream, 0, 100).await.expect("read");
+        assert_eq!(stored.len(), 1);
+
+        // Sequentially too: a stale expected version is refused.
+        let late = store
+            .append(
+                stream.clone(),
+                StreamHead::EMPTY,
+                vec![event(3)],
+                "cmd-c".into(),
+            )
+            .await;
+        assert_eq!(late.expect("append c"), AppendOutcome::Conflict);
+    }
+
+    pub async fn a_command_id_appends_once<S: EventStore>(store: &S) {
+        let stream = StreamId::new("idem-1");
+        let first = store
+            .append(
+                stream.clone(),
+                StreamHead::EMPTY,
+                vec![event(1), event(2)],
+                "same-key".into(),
+            )
+            .await
+            .expect("first");
+        let head = committed_head(&first);
+        let again = store
+            .append(
+                stream.clone(),
+                head,
+                vec![event(1), event(2)],
+                "same-key".into(),
+            )
+            .await
+            .expect("second");
+        assert_eq!(
+            again,
+            AppendOutcome::Conflict,
+            "a repeated command id writes nothing"
+        );
+        assert_eq!(
+            store
+                .read_stream(&stream, 0, 100)
+                .await
+                .expect("read")
+                .len(),
+            2
+        );
+        let found = store
+            .find_commands(&["same-key".into()])
+            .await
+            .expect("find");
+        assert_eq!(found.len(), 1);
+    }
+
+    pub async fn one_conflict_does_not_fail_the_batch<S: EventStore>(store: &S) {
+        let taken = StreamId::new("batch-taken");
+        let head = committed_head(
+            &store
+                .append(
+                    taken.clone(),
+                    StreamHead::EMPTY,
+                    vec![event(0)],
+                    "pre".into(),
+                )
+                .await
+                .expect("pre"),
+        );
+        let batch = vec![
+            StreamAppend {
+                stream_id: StreamId::new("batch-a"),
+                expected: StreamHead::EMPTY,
+                commands: vec![command("a1", vec![event(1)]), command("a2", vec![])],
+            },
+            // Decided against an empty stream that is not empty any more.
+            StreamAppend {
+                stream_id: taken.clone(),
+                expected: StreamHead::EMPTY,
+                commands: vec![command("t1", vec![event(2)])],
+            },
+            StreamAppend {
+                stream_id: StreamId::new("batch-b"),
+                expected: StreamHead::EMPTY,
+                commands: vec![command("b1", vec![event(3), event(4)])],
+            },
+        ];
+        let outcomes = store.append_batch(batch).await.expect("batch");
+        assert!(
+            matches!(&outcomes[0], AppendOutcome::Committed { last_positions, .. } if last_positions.len() == 2 && last_positions[0].is_some() && last_positions[1].is_none())
+        );
+        assert_eq!(outcomes[1], AppendOutcome::Conflict);
+        assert_eq!(committed_head(&outcomes[2]).version, 2);
+        assert_eq!(
+            store.read_stream(&taken, 0, 10).await.expect("read").len(),
+            1
+        );
+        assert_eq!(head.version, 1);
+        // The rejected command of stream a was recorded with it.
+        assert!(store
+            .find_commands(&["a2".into()])
+            .await
+            .expect("find")
+            .contains_key("a2"));
+        assert!(store
+            .find_commands(&["t1".into()])
+            .await
+            .expect("find")
+            .is_empty());
+    }
+
+    pub async fn hash_chains_link_every_event<S: EventStore>(store: &S) {
+        let stream = StreamId::new("chain-1");
+        let mut head = StreamHead::EMPTY;
+        for i in 0..5 {
+            let outcome = store
+                .append(
+                    stream.clone(),
+                    head,
+                    vec![event(i), event(i + 100)],
+                    format!("chain-{i}"),
+                )
+                .await
+                .expect("append");
+            head = committed_head(&outcome);
+        }
+        let events = store.read_stream(&stream, 0, 100).await.expect("read");
+        assert_eq!(events.len(), 10);
+        let mut prev: Option<Vec<u8>> = None;
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.stream_version, i as i64 + 1);
+            assert_eq!(
+                e.prev_hash, prev,
+                "event {} links to its predecessor",
+                e.stream_version
+            );
+            assert_eq!(
+                e.computed_hash().to_vec(),
+                e.hash,
+                "event {} hash",
+                e.stream_version
+            );
+            prev = Some(e.hash.clone());
+        }
+        assert_eq!(head.hash.map(|h| h.to_vec()), prev);
+    }
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn two_appends_at_one_version_one_wins(pool: PgPool) {
+    suite::two_appends_at_one_version_one_wins(&PgEventStore::new(pool)).await;
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_command_id_appends_once(pool: PgPool) {
+    suite::a_command_id_appends_once(&PgEventStore::new(pool)).await;
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn one_conflict_does_not_fail_the_batch(pool: PgPool) {
+    suite::one_conflict_does_not_fail_the_batch(&PgEventStore::new(pool)).await;
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn hash_chains_link_every_event(pool: PgPool) {
+    suite::hash_chains_link_every_event(&PgEventStore::new(pool)).await;
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn events_cannot_be_updated_deleted_or_truncated(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    store
+        .append(
+            StreamId::new("fixed"),
+            StreamHead::EMPTY,
+            vec![event(1)],
+            "fixed-1".into(),
+        )
+        .await
+        .expect("append");
+    for statement in [
+        "UPDATE events SET payload = '{\"n\": 2}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("events are immutable"),
+            "{statement}: {err}"
+        );
+    }
+    assert_eq!(
+        store
+            .read_stream(&StreamId::new("fixed"), 0, 10)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+}
+
+/// Opens a transaction that draws a position and then sits on it, the way a
+/// slow appender would, so that later positions commit before it.
+async fn slow_append(pool: PgPool, hold_for: Duration) {
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SELECT events_append_begin()")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    sqlx::query(
+        "INSERT INTO events (stream_id, stream_version, event_id, command_id, event_type, schema_version, payload, recorded_at, hash)
+         VALUES ('slow', 1, gen_random_uuid(), 'slow-1', 'test_happened', 1, '{}', now(), decode(repeat('00', 32), 'hex'))",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("insert");
+    sqlx::query("SELECT events_append_end()")
+        .execute(&mut *tx)
+        .await
+        .expect("unlock");
+    tokio::time::sleep(hold_for).await;
+    tx.commit().await.expect("commit");
+}
+
+/// 8 appenders on 200 streams and one slow transaction, while a subscriber
+/// follows `read_all`: it must see every committed event once, in order.
+/// Without the `tx_id` filter the subscriber passes the slow transaction's
+/// position before it commits and never sees that event.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_subscriber_sees_every_event_once_in_order(pool: PgPool) {
+    const APPENDERS: usize = 8;
+    const STREAMS_PER_APPENDER: usize = 25;
+    const ROUNDS: usize = 30;
+    let store = Arc::new(PgEventStore::new(pool.clone()));
+
+    let slow = tokio::spawn(slow_append(pool.clone(), Duration::from_millis(700)));
+    // Let the slow transaction take its position first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut appenders = Vec::new();
+    for a in 0..APPENDERS {
+        let store = store.clone();
+        appenders.push(tokio::spawn(async move {
+            let mut heads = vec![StreamHead::EMPTY; STREAMS_PER_APPENDER];
+            for round in 0..ROUNDS {
+                let batch: Vec<StreamAppend> = (0..STREAMS_PER_APPENDER)
+                    .filter(|s| (s + round) % 3 == 0)
+                    .map(|s| StreamAppend {
+                        stream_id: StreamId::new(format!("s-{a}-{s}")),
+                        expected: heads[s],
+                        commands: vec![command(
+                            &format!("c-{a}-{s}-{round}"),
+                            vec![event(round as i64)],
+                        )],
+                    })
+                    .collect();
+                let indices: Vec<usize> = (0..STREAMS_PER_APPENDER)
+                    .filter(|s| (s + round) % 3 == 0)
+                    .collect();
+                let outcomes = store.append_batch(batch).await.expect("append");
+                for (s, outcome) in indices.into_iter().zip(outcomes) {
+                    heads[s] = committed_head(&outcome);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }));
+    }
+
+    let subscriber = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut idle_reads = 0;
+            while Instant::now() < deadline && idle_reads < 20 {
+                let events = store.read_all(after, 37).await.expect("read_all");
+                if events.is_empty() {
+                    idle_reads += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                idle_reads = 0;
+                for e in events {
+                    assert!(
+                        e.global_position > after,
+                        "positions go up: {} after {after}",
+                        e.global_position
+                    );
+                    after = e.global_position;
+                    seen.push(e.global_position);
+                }
+            }
+            seen
+        })
+    };
+
+    for appender in appenders {
+        appender.await.expect("appender");
+    }
+    slow.await.expect("slow");
+    let seen = subscriber.await.expect("subscriber");
+
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
+            .fetch_all(&pool)
+            .await
+            .expect("positions");
+    let expected_count = APPENDERS * ROUNDS * STREAMS_PER_APPENDER / 3 + 1;
+    assert!(
+        all.len() >= expected_count - APPENDERS * ROUNDS,
+        "the appenders wrote their events"
+    );
+    let unique: BTreeSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no event seen twice");
+    let missing: Vec<i64> = all
+        .iter()
+        .copied()
+        .filter(|p| !unique.contains(p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the subscriber skipped positions {missing:?}"
+    );
+    assert_eq!(seen, all);
+}
