@@ -1,0 +1,116 @@
+//! Wallet states kept in memory, with the stream head they were built from.
+//!
+//! The cache is a hint, never the truth: the writer decides against it and
+//! the store's version check catches a stale entry (another node wrote);
+//! readers catch up from the store before they answer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ledger::store::{EventStore, PgEventStore, StreamHead, READ_EVENTS_MAX};
+use ledger::wallet::{WalletEvent, WalletState};
+use ledger::StreamId;
+
+#[derive(Debug, Clone, Default)]
+pub struct Cached {
+    pub state: WalletState,
+    pub head: StreamHead,
+}
+
+pub struct StateCache {
+    entries: Mutex<HashMap<StreamId, Cached>>,
+    streams_max: usize,
+}
+
+impl StateCache {
+    pub fn new(streams_max: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            streams_max: streams_max.max(1),
+        }
+    }
+
+    pub fn get(&self, stream: &StreamId) -> Option<Cached> {
+        self.lock().get(stream).cloned()
+    }
+
+    /// Keeps `entry` unless the cache already holds a newer one.
+    pub fn put(&self, stream: StreamId, entry: Cached) {
+        let mut entries = self.lock();
+        if entries
+            .get(&stream)
+            .is_some_and(|old| old.head.version > entry.head.version)
+        {
+            return;
+        }
+        if entries.len() >= self.streams_max && !entries.contains_key(&stream) {
+            // Dropping a tenth at a time keeps eviction rare and O(1)
+            // amortised; an evicted wallet is simply read again.
+            let evict: Vec<StreamId> = entries
+                .keys()
+                .take(self.streams_max / 10 + 1)
+                .cloned()
+                .collect();
+            for key in evict {
+                entries.remove(&key);
+            }
+        }
+        entries.insert(stream, entry);
+    }
+
+    pub fn forget(&self, stream: &StreamId) {
+        self.lock().remove(stream);
+    }
+
+    /// The cached state caught up with everything committed to the stream.
+    pub async fn current(
+        &self,
+        store: &PgEventStore,
+        stream: &StreamId,
+    ) -> Result<Cached, ledger::Error> {
+        let cached = self.get(stream).unwrap_or_default();
+        let fresh = catch_up(store, stream, cached.clone()).await?;
+        if fresh.head.version > cached.head.version {
+            self.put(stream.clone(), fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StreamId, Cached>> {
+        // A panic while holding the lock cannot leave a half-written entry
+        // (inserts are single operations), so a poisoned map is still valid.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Folds the stream's events after `from.head` into `from`.
+pub async fn catch_up(
+    store: &PgEventStore,
+    stream: &StreamId,
+    mut from: Cached,
+) -> Result<Cached, ledger::Error> {
+    loop {
+        let events = store
+            .read_stream(stream, from.head.version, READ_EVENTS_MAX)
+            .await?;
+        let page_full = events.len() as i64 == READ_EVENTS_MAX;
+        for recorded in &events {
+            let event = WalletEvent::from_stored(
+                &recorded.event_type,
+                recorded.schema_version,
+                &recorded.payload,
+            )?;
+            from.state = from.state.evolve(&event);
+            let hash: Option<[u8; 32]> = recorded.hash.as_slice().try_into().ok();
+            from.head = StreamHead {
+                version: recorded.stream_version,
+                hash,
+            };
+        }
+        if !page_full {
+            return Ok(from);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Limits and sizes of the command side. Every queue and batch is bounded.
+
+/// The command side's settings; the binary fills them from flags and env.
+#[derive(Debug, Clone)]
+pub struct CommandsConfig {
+    /// Commands waiting for the writer, over all shards; past it, 503.
+    pub queue_commands_max: usize,
+    /// Most commands decided and committed in one transaction.
+    pub batch_commands_max: usize,
+    /// Most request bytes in one batch.
+    pub batch_bytes_max: usize,
+    /// Writer loops, each with its own queue and transaction; a stream
+    /// always goes to the same one, which keeps its commands in order.
+    pub writer_shards: usize,
+    /// How often a command is decided again after a version conflict.
+    pub conflict_retries_max: u32,
+    /// Wallet states kept in memory.
+    pub cache_streams_max: usize,
+    /// How long a request waits for its commit before it gets a 503.
+    pub reply_timeout_ms: u64,
+    /// Largest request body accepted.
+    pub body_bytes_max: usize,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> Self {
+        Self {
+            queue_commands_max: 20_000,
+            batch_commands_max: 2_000,
+            batch_bytes_max: 4 * 1024 * 1024,
+            writer_shards: 2,
+            conflict_retries_max: 8,
+            cache_streams_max: 200_000,
+            reply_timeout_ms: 10_000,
+            body_bytes_max: 64 * 1024,
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! One writer shard: takes what is queued (up to the batch limits), decides
+//! it stream by stream, appends everything in one transaction, answers.
+//! The next batch starts as soon as this commit returns, so an idle system
+//! adds no wait and a busy one gets large batches.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use ledger::store::{
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StoredCommand, StreamAppend,
+};
+use ledger::wallet::{decide, SCHEMA_VERSION};
+use ledger::StreamId;
+use tokio::sync::mpsc;
+
+use super::Submission;
+use crate::cache::{catch_up, Cached, StateCache};
+use crate::error::error_chain;
+use crate::render::{Decision, Reply, Saved};
+use crate::{ApiError, CommandsConfig};
+
+pub(super) struct Shard {
+    store: PgEventStore,
+    cache: Arc<StateCache>,
+    config: CommandsConfig,
+}
+
+/// A submission and how often it had to wait for another round.
+struct Pending {
+    submission: Submission,
+    rounds: u32,
+}
+
+/// One stream's commands in this batch, decided in order.
+struct StreamWork {
+    append: StreamAppend,
+    items: Vec<Pending>,
+    saved: Vec<Saved>,
+    after: Cached,
+}
+
+impl Shard {
+    pub fn new(store: PgEventStore, cache: Arc<StateCache>, config: CommandsConfig) -> Self {
+        Self {
+            store,
+            cache,
+            config,
+        }
+    }
+
+    pub async fn run(self, mut queue: mpsc::Receiver<Submission>) {
+        let mut retry: VecDeque<Pending> = VecDeque::new();
+        loop {
+            // Commands that must go again keep their place ahead of newer ones,
+            // so each stream's commands stay in arrival order.
+            let mut batch: Vec<Pending> = retry.drain(..).collect();
+            if batch.is_empty() {
+                match queue.recv().await {
+                    Some(submission) => batch.push(Pending {
+                        submission,
+                        rounds: 0,
+                    }),
+                    None => return,
+                }
+            }
+            let mut bytes: usize = batch.iter().map(|p| p.submission.size_bytes).sum();
+            while batch.len() < self.config.batch_commands_max
+                && bytes < self.config.batch_bytes_max
+            {
+                let Ok(submission) = queue.try_recv() else {
+                    break;
+                };
+                bytes += submission.size_bytes;
+                batch.push(Pending {
+                    submission,
+                    rounds: 0,
+                });
+            }
+            tracing::debug!(commands = batch.len(), bytes, "writer batch");
+            retry = self.process(batch).await;
+        }
+    }
+
+    /// Decides and commits one batch; returns what must go another round.
+    async fn process(&self, batch: Vec<Pending>) -> VecDeque<Pending> {
+        let mut retry = VecDeque::new();
+        let unrecorded = match self.answer_recorded(batch).await {
+            Ok(unrecorded) => unrecorded,
+            Err((err, items)) => {
+                self.unavailable(items, &err);
+                return retry;
+            }
+        };
+        // A key repeated within the batch waits one round for the first
+        // one's record, then gets the recorded answer.
+        let (fresh, repeats) = split_repeats(unrecorded);
+        for pending in repeats {
+            self.again(pending, &mut retry);
+        }
+        let mut work = Vec::new();
+        for (stream, items) in group_by_stream(fresh) {
+            match self.state_of(&stream).await {
+                Ok(before) => work.push(decide_stream(stream, items, before)),
+                Err(err) => self.unavailable(items, &err),
+            }
+        }
+        if work.is_empty() {
+            return retry;
+        }
+        let appends = work.iter().map(|w| w.append.clone()).collect();
+        let outcomes = match self.store.append_batch(appends).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                for w in work {
+                    self.cache.forget(&w.append.stream_id);
+                    self.unavailable(w.items, &err);
+                }
+                return retry;
+            }
+        };
+        for (w, outcome) in work.into_iter().zip(outcomes) {
+            match outcome {
+                AppendOutcome::Committed {
+                    head,
+                    last_positions,
+                } => {
+                    debug_assert_eq!(
+                        head.version, w.after.head.version,
+                        "the store appended what we decided"
+                    );
+                    let mut after = w.after;
+                    after.head = head;
+                    self.cache.put(w.append.stream_id, after);
+                    for ((pending, saved), position) in
+                        w.items.into_iter().zip(w.saved).zip(last_positions)
+                    {
+                        let _ = pending.submission.reply.send(Ok(saved.reply(position)));
+                    }
+                }
+                AppendOutcome::Conflict => {
+                    // Another writer moved the stream (or recorded one of the
+                    // keys): read it again and decide these commands anew.
+                    self.cache.forget(&w.append.stream_id);
+                    for pending in w.items {
+                        self.again(pending, &mut retry);
+                    }
+                }
+            }
+        }
+        retry
+    }
+
+    fn again(&self, mut pending: Pending, retry: &mut VecDeque<Pending>) {
+        pending.rounds += 1;
+        if pending.rounds > self.config.conflict_retries_max {
+            let _ = pending.submission.reply.send(Err(ApiError::Contended));
+        } else {
+            retry.push_back(pending);
+        }
+    }
+
+    fn unavailable(&self, items: Vec<Pending>, err: &ledger::Error) {
+        tracing::error!(error = %error_chain(err), commands = items.len(), "writer could not reach the store");
+        for pending in items {
+            let _ = pending.submission.reply.send(Err(ApiError::Unavailable));
+        }
+    }
+
+    /// Answers commands whose key is already recorded; returns the others.
+    async fn answer_recorded(
+        &self,
+        batch: Vec<Pending>,
+    ) -> Result<Vec<Pending>, (ledger::Error, Vec<Pending>)> {
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|p| p.submission.command_id.clone())
+            .collect();
+        let recorded = match self.store.find_commands(&ids).await {
+            Ok(recorded) => recorded,
+            Err(err) => return Err((err, batch)),
+        };
+        let mut fresh = Vec::with_capacity(batch.len());
+        for pending in batch {
+            match recorded.get(&pending.submission.command_id) {
+                Some(stored) => {
+                    let answer = replay(stored, &pending.submission);
+                    let _ = pending.submission.reply.send(answer);
+                }
+                None => fresh.push(pending),
+            }
+        }
+        Ok(fresh)
+    }
+
+    async fn state_of(&self, stream: &StreamId) -> Result<Cached, ledger::Error> {
+        match self.cache.get(stream) {
+            Some(cached) => Ok(cached),
+            None => catch_up(&self.store, stream, Cached::default()).await,
+        }
+    }
+}
+
+/// The recorded answer to a repeated key, or 409 if the request differs.
+fn replay(stored: &StoredCommand, submission: &Submission) -> Result<Reply, ApiError> {
+    if stored.request_hash != submission.request_hash {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    Saved::from_outcome(&stored.outcome)
+        .map(|saved| saved.reply(stored.last_position))
+        .ok_or_else(|| {
+            ApiError::Internal(format!("unreadable outcome of {}", stored.command_id).into())
+        })
+}
+
+/// Keeps the first command of each key; later ones wait for its record.
+fn split_repeats(batch: Vec<Pending>) -> (Vec<Pending>, Vec<Pending>) {
+    let mut seen = HashSet::new();
+    batch
+        .into_iter()
+        .partition(|p| seen.insert(p.submission.command_id.clone()))
+}
+
+/// Groups commands by stream, keeping arrival order within each stream.
+fn group_by_stream(batch: Vec<Pending>) -> Vec<(StreamId, Vec<Pending>)> {
+    let mut index: HashMap<StreamId, usize> = HashMap::new();
+    let mut groups: Vec<(StreamId, Vec<Pending>)> = Vec::new();
+    for pending in batch {
+        let stream = pending.submission.stream.clone();
+        match index.get(&stream) {
+            Some(&i) => groups[i].1.push(pending),
+            None => {
+                index.insert(stream.clone(), groups.len());
+                groups.push((stream, vec![pending]));
+            }
+        }
+    }
+    groups
+}
+
+/// Decides a stream's commands in order, each against the state the
+/// previous one produced.
+fn decide_stream(stream: StreamId, items: Vec<Pending>, before: Cached) -> StreamWork {
+    let expected = before.head;
+    let mut state = before.state;
+    let mut version = expected.version;
+    let mut commands = Vec::with_capacity(items.len());
+    let mut saved = Vec::with_capacity(items.len());
+    for pending in &items {
+        let s = &pending.submission;
+        let (events, answer) = match decide(&state, &s.command) {
+            Ok(events) => {
+                for event in &events {
+                    state = state.evolve(event);
+                }
+                version += events.len() as i64;
+                let answer = match state.wallet.as_ref() {
+                    Some(wallet) => (s.render)(&Decision::Accepted {
+                        wallet,
+                        version,
+                        events: &events,
+                    }),
+                    None => Saved::rejected(&ledger::Rejection::AccountNotFound),
+                };
+                let new_events = events
+                    .iter()
+                    .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                    .collect();
+                (new_events, answer)
+            }
+            Err(rejection) => (Vec::new(), (s.render)(&Decision::Rejected(&rejection))),
+        };
+        commands.push(CommandAppend {
+            command_id: s.command_id.clone(),
+            request_hash: s.request_hash.clone(),
+            outcome: answer.to_outcome(),
+            events,
+        });
+        saved.push(answer);
+    }
+    let append = StreamAppend {
+        stream_id: stream,
+        expected,
+        commands,
+    };
+    // The hash of the new head is computed by the store; the writer keeps
+    // the head the store reports once the append has committed.
+    let after = Cached {
+        state,
+        head: ledger::store::StreamHead {
+            version,
+            hash: None,
+        },
+    };
+    StreamWork {
+        append,
+        items,
+        saved,
+        after,
+    }
+}
