@@ -1,1 +1,71 @@
-//! placeholder
+//! Projections (DESIGN.md §5): workers that turn the event log into read
+//! models, each with a checkpoint moved in the same transaction as its rows.
+//!
+//! - [`runner`]: the [`Projection`] trait and the [`Runner`] (step / run).
+//! - [`accounts`]: balances and statements of every account.
+//! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
+//!
+//! The binary calls [`spawn`] with a [`ProjectionsConfig`].
+
+pub mod accounts;
+mod error;
+pub mod runner;
+pub mod wait;
+
+use std::future::Future;
+
+use ledger::store::PgEventStore;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use accounts::Accounts;
+pub use error::{error_chain, Error};
+pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
+pub use wait::wait_for_position;
+
+/// Runs every projection on `store` (whose pool also holds the read models)
+/// until `shutdown` resolves.
+///
+/// Each projection keeps two pooled connections busy while it steps and one
+/// more for its LISTEN, which the pool size must allow for. The handle
+/// completes once every runner has stopped after `shutdown`, or early, after
+/// logging it, if a runner panicked: the caller should treat an early end
+/// as fatal.
+pub fn spawn(
+    store: PgEventStore,
+    config: ProjectionsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    let pool = store.pool().clone();
+    let accounts = Runner::new(store, pool, Accounts, config)?;
+
+    let (stop, stopped) = watch::channel(false);
+    let mut runners = JoinSet::new();
+    runners.spawn(async move {
+        accounts.run(signalled(stopped)).await;
+    });
+
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => {}
+            Some(joined) = runners.join_next() => {
+                if let Err(error) = joined {
+                    tracing::error!(error = error_chain(&error), "projection runner ended");
+                }
+            }
+        }
+        // Every runner stops at its next await point; a step cut short rolls
+        // back and is redone by the next start.
+        let _ = stop.send(true);
+        while let Some(joined) = runners.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(error = error_chain(&error), "projection runner ended");
+            }
+        }
+    }))
+}
+
+/// Resolves when the flag turns true or its sender is gone.
+async fn signalled(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
