@@ -1,8 +1,8 @@
 //! Starts the command API and the Rinha API on port 0 against the test's
+//! own database, and talks to them over HTTP.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
-//! own database, and talks to them over HTTP.
 
 use commands::{AppState, CommandsConfig};
 use ledger::store::PgEventStore;
