@@ -1,1 +1,53 @@
-fn main() {}
+//! `replay-tools`: auditors' and operators' view of the event log, built from
+//! the events alone. Today: `verify`. Rebuild, as-of and export/import come
+//! with the replay-tools issue.
+
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "replay-tools",
+    version,
+    about = "Audit and rebuild betledger from its event log."
+)]
+struct Cli {
+    /// Postgres holding the event store.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/betledger",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Walks every stream's hash chain and checks that the balances of all
+    /// accounts, system accounts included, sum to exactly zero.
+    Verify,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify => verify::run(&cli.database_url).await,
+    };
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("replay-tools: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `replay-tools verify` on a real log: passes on an honest one, names the
+//! event whose stored bytes were changed behind the trigger's back.
+
+use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
+use ledger::wallet::{decide, WalletCommand, WalletState, SCHEMA_VERSION};
+use ledger::{AccountId, Amount, CreditLimit, Currency, StreamId, TransferId};
+use sqlx::PgPool;
+
+fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').expect("a database URL");
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("database name")
+        .to_owned();
+    format!("{server}/{name}")
+}
+
+fn verify(pool: &PgPool) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_replay-tools"))
+        .arg("verify")
+        .env("DATABASE_URL", database_url(pool))
+        .output()
+        .expect("run replay-tools")
+}
+
+async fn wallet_with_deposits(store: &PgEventStore, id: &str, deposits: i64) {
+    let account = AccountId::parse(id).expect("id");
+    let stream = StreamId::account(&account);
+    let mut state = WalletState::default();
+    let mut head = StreamHead::EMPTY;
+    let open = WalletCommand::Open {
+        account,
+        currency: Currency::parse("EUR").expect("EUR"),
+        credit_limit: CreditLimit::ZERO,
+    };
+    let deposits = (1..=deposits).map(|n| WalletCommand::Deposit {
+        transfer_id: TransferId::generate(),
+        amount: Amount::new(n * 100).expect("amount"),
+        currency: None,
+        description: None,
+    });
+    for (i, command) in std::iter::once(open).chain(deposits).enumerate() {
+        let events = decide(&state, &command).expect("accepted");
+        let new = events
+            .iter()
+            .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+            .collect();
+        let outcome = store
+            .append(stream.clone(), head, new, format!("{id}-{i}"))
+            .await
+            .expect("append");
+        let AppendOutcome::Committed { head: next, .. } = outcome else {
+            panic!("conflict")
+        };
+        head = next;
+        state = events.iter().fold(state, |s, e| s.evolve(e));
+    }
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn verify_passes_then_names_the_tampered_event(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    wallet_with_deposits(&store, "alice", 3).await;
+    wallet_with_deposits(&store, "bob", 2).await;
+
+    let clean = verify(&pool);
+    let stdout = String::from_utf8_lossy(&clean.stdout);
+    assert!(
+        clean.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(
+        stdout.contains("verified 7 events in 2 streams"),
+        "{stdout}"
+    );
+
+    // The superuser can bypass the immutability trigger; the hash cannot be.
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_immutable_rows")
+        .execute(&pool)
+        .await
+        .expect("disable");
+    let position: i64 = sqlx::query_scalar(
+        "UPDATE events SET payload = jsonb_set(payload, '{transfer,amount}', '1000000')
+         WHERE stream_id = 'account-alice' AND stream_version = 3 RETURNING global_position",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("tamper");
+    let tampered = verify(&pool);
+    let stderr = String::from_utf8_lossy(&tampered.stderr);
+    assert!(!tampered.status.success());
+    assert!(
+        stderr.contains(&format!("event {position} (account-alice v3)")),
+        "{stderr}"
+    );
+}
