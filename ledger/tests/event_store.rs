@@ -385,3 +385,33 @@ async fn a_subscriber_sees_every_event_once_in_order(pool: PgPool) {
     );
     assert_eq!(seen, all);
 }
+
+/// A subscriber is woken once per append, again and again; a wake-up never
+/// blocks waiting for the next one.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_subscription_wakes_on_every_append(pool: PgPool) {
+    let store = PgEventStore::new(pool);
+    let mut subscription = store.subscribe().await.expect("subscribe");
+    let stream = StreamId::new("wake");
+    let mut head = StreamHead::EMPTY;
+    for i in 0..3 {
+        let outcome = store
+            .append(stream.clone(), head, vec![event(i)], format!("wake-{i}"))
+            .await
+            .expect("append");
+        head = committed_head(&outcome);
+        let woken = tokio::time::timeout(
+            Duration::from_secs(5),
+            subscription.wait(Duration::from_secs(2)),
+        )
+        .await
+        .expect("wait returns within its own timeout");
+        assert!(woken, "append {i} woke the subscriber");
+    }
+    let idle = tokio::time::timeout(
+        Duration::from_secs(5),
+        subscription.wait(Duration::from_millis(100)),
+    )
+    .await;
+    assert_eq!(idle.ok(), Some(false), "no append, no wake-up");
+}

@@ -7,7 +7,7 @@ use std::fmt;
 
 use anyhow::{bail, Context};
 use ledger::book::Book;
-use ledger::store::{EventStore, PgEventStore, READ_EVENTS_MAX};
+use ledger::store::{PgEventStore, READ_EVENTS_MAX};
 use ledger::wallet::WalletEvent;
 use ledger::StreamId;
 use sqlx::postgres::PgPoolOptions;
@@ -35,7 +35,12 @@ pub async fn run(database_url: &str) -> anyhow::Result<Report> {
         .connect(database_url)
         .await
         .context("connecting to Postgres (DATABASE_URL)")?;
-    let store = PgEventStore::new(pool);
+    // One snapshot for the whole walk: consistent, and not held back by
+    // transactions still running elsewhere in the cluster.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let mut heads: HashMap<StreamId, (i64, Vec<u8>)> = HashMap::new();
     let mut book = Book::default();
     let mut report = Report {
@@ -45,9 +50,9 @@ pub async fn run(database_url: &str) -> anyhow::Result<Report> {
         last_position: 0,
     };
     loop {
-        let events = store
-            .read_all(report.last_position, READ_EVENTS_MAX)
-            .await?;
+        let events =
+            PgEventStore::read_snapshot_page(&mut tx, report.last_position, READ_EVENTS_MAX)
+                .await?;
         if events.is_empty() {
             break;
         }

@@ -72,6 +72,23 @@ impl PgEventStore {
         rows.iter().map(recorded_event).collect()
     }
 
+    /// A page of every event visible to `conn`'s snapshot, in position
+    /// order. An audit opens one REPEATABLE READ transaction and pages
+    /// through it: it sees each stream as a prefix and every transfer whole,
+    /// and is not held back by other transactions as `read_all` is.
+    pub async fn read_snapshot_page(
+        conn: &mut sqlx::PgConnection,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let rows = sqlx::query(include_str!("read_committed_page.sql"))
+            .bind(after_position)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(conn)
+            .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
     async fn try_append(
         &self,
         batch: &[Prepared<'_>],
@@ -536,8 +553,9 @@ impl Subscription {
     pub async fn wait(&mut self, timeout: Duration) -> bool {
         match tokio::time::timeout(timeout, self.listener.recv()).await {
             Ok(Ok(_)) => {
-                // Drain what queued up meanwhile: one wake-up is enough.
-                while let Ok(Some(_)) = self.listener.try_recv().await {}
+                // Drain what is already buffered (without waiting for more):
+                // one wake-up is enough.
+                while self.listener.next_buffered().is_some() {}
                 true
             }
             // A lost connection reconnects on the next call; meanwhile the
