@@ -1,0 +1,448 @@
+//! The projection runner: moves one projection's checkpoint through the
+//! event log, a bounded batch at a time.
+//!
+//! Each [`Runner::step`] is one Postgres transaction: lock the checkpoint,
+//! read the next events after it (gap-safe, see `ledger::store`), apply
+//! them, move the checkpoint, commit. The read models and the checkpoint
+//! commit together, so every event takes effect exactly once however often
+//! the runner crashes, is aborted or restarts.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use ledger::store::{EventStore, RecordedEvent, READ_EVENTS_MAX};
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::{error_chain, Error};
+
+/// The channel a checkpoint move is announced on; the payload is the new
+/// position. Waiters must re-read the checkpoint: the channel is shared by
+/// every projection, and a notification is a hint, never the truth.
+pub const CHECKPOINTS_CHANNEL: &str = "betledger_checkpoints";
+
+/// Longest poll interval accepted, in milliseconds.
+pub const POLL_INTERVAL_MAX_MS: u64 = 60_000;
+
+/// First delay after a failed step, in milliseconds; it doubles on each
+/// failure in a row, up to `retry_backoff_max_ms`.
+const RETRY_BACKOFF_FIRST_MS: u64 = 100;
+
+/// First delay before reading again when a wake-up found no readable event.
+const HINT_RETRY_FIRST_MS: u64 = 5;
+
+/// Most steps in a row before the runner takes in its queued wake-ups.
+const ROUND_STEPS_MAX: usize = 64;
+
+/// Most queued notifications taken in at one wake-up; more only cost one
+/// more idle step each.
+const WAKE_NOTIFICATIONS_MAX: usize = 10_000;
+
+/// A read model kept up to date from the event log.
+pub trait Projection: Send + Sync {
+    /// The stable name of the projection: the key of its checkpoint.
+    fn name(&self) -> &str;
+
+    /// Applies `events` inside the runner's transaction. The events are in
+    /// position order and all after the checkpoint. Events the projection
+    /// does not care about are skipped, not refused. Every row changed must
+    /// remember the position of the event that changed it and refuse older
+    /// ones, so a replay over applied events changes nothing.
+    fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[RecordedEvent],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Passed `events` events (those the projection skips included); the
+    /// checkpoint is now `position`.
+    Worked { events: usize, position: i64 },
+    /// No event after the checkpoint was ready.
+    Idle,
+}
+
+/// How the projection runners work. A plain struct: the binary maps its own
+/// (clap) configuration onto it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionsConfig {
+    /// Most events applied in one transaction (1 to `READ_EVENTS_MAX`).
+    pub batch_events_max: usize,
+    /// How long an idle runner waits for a NOTIFY before it reads the log
+    /// anyway. NOTIFY is only a hint; this poll keeps the runner correct
+    /// when a notification is lost.
+    pub poll_interval_ms: u64,
+    /// Longest delay between retries after failed steps.
+    pub retry_backoff_max_ms: u64,
+}
+
+impl Default for ProjectionsConfig {
+    fn default() -> Self {
+        Self {
+            batch_events_max: 1000,
+            poll_interval_ms: 500,
+            retry_backoff_max_ms: 10_000,
+        }
+    }
+}
+
+impl ProjectionsConfig {
+    /// Refuses values outside the ranges the runner is built for.
+    pub fn validate(&self) -> Result<(), Error> {
+        let read_max = usize::try_from(READ_EVENTS_MAX).unwrap_or(usize::MAX);
+        if self.batch_events_max == 0 || self.batch_events_max > read_max {
+            return Err(Error::Config(format!(
+                "batch_events_max is {}; it must be 1 to {read_max}",
+                self.batch_events_max
+            )));
+        }
+        if self.poll_interval_ms == 0 || self.poll_interval_ms > POLL_INTERVAL_MAX_MS {
+            return Err(Error::Config(format!(
+                "poll_interval_ms is {}; it must be 1 to {POLL_INTERVAL_MAX_MS}",
+                self.poll_interval_ms
+            )));
+        }
+        if self.retry_backoff_max_ms < RETRY_BACKOFF_FIRST_MS {
+            return Err(Error::Config(format!(
+                "retry_backoff_max_ms is {}; it must be at least {RETRY_BACKOFF_FIRST_MS}",
+                self.retry_backoff_max_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs one projection: reads events from `store` and writes read models
+/// (and the checkpoint) through `pool`.
+#[derive(Debug)]
+pub struct Runner<S, P> {
+    store: S,
+    pool: PgPool,
+    projection: P,
+    config: ProjectionsConfig,
+}
+
+impl<S: EventStore, P: Projection> Runner<S, P> {
+    pub fn new(
+        store: S,
+        pool: PgPool,
+        projection: P,
+        config: ProjectionsConfig,
+    ) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Self {
+            store,
+            pool,
+            projection,
+            config,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.projection.name()
+    }
+
+    /// Applies the next batch of events, if any, in one transaction.
+    pub async fn step(&self) -> Result<Step, Error> {
+        let name = self.projection.name();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(include_str!("runner/checkpoint_create.sql"))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let after: i64 = sqlx::query(include_str!("runner/checkpoint_lock.sql"))
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let limit = i64::try_from(self.config.batch_events_max).unwrap_or(READ_EVENTS_MAX);
+        let events = self.store.read_all(after, limit).await?;
+        let Some(position) = events.last().map(|e| e.global_position) else {
+            // Committed rather than rolled back: the checkpoint row may be new.
+            tx.commit().await?;
+            return Ok(Step::Idle);
+        };
+        check_order(after, &events)?;
+        self.projection.apply(&mut tx, &events).await?;
+        let moved = sqlx::query(include_str!("runner/checkpoint_move.sql"))
+            .bind(name)
+            .bind(position)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if moved.is_none() {
+            // We hold the row lock, so only a write outside the runners
+            // (a manual reset, say) can get here.
+            return Err(Error::CheckpointMoved {
+                projection: name.to_owned(),
+                position,
+            });
+        }
+        tx.commit().await?;
+        Ok(Step::Worked {
+            events: events.len(),
+            position,
+        })
+    }
+
+    /// Steps until idle, then sleeps until new events are announced (or the
+    /// poll interval passes), forever; returns when `shutdown` resolves. A
+    /// failed step is logged with its whole error chain and retried after a
+    /// bounded, growing delay. Stopping mid-step is safe: the step's
+    /// transaction rolls back and the next runner redoes it.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::select! {
+            () = shutdown => {}
+            () = self.run_forever() => {}
+        }
+        tracing::info!(projection = self.name(), "projection runner stopped");
+    }
+
+    async fn run_forever(&self) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        let mut backoff = Backoff::new(self.config.retry_backoff_max_ms);
+        let mut wake = Wake::default();
+        // After a wake-up, the announced events may not be readable yet: the
+        // gap-safe read holds back events newer than the oldest transaction
+        // still running anywhere in the cluster. Until they show up, read
+        // again after short, doubling delays instead of a whole poll interval.
+        let mut hint_retry: Option<Duration> = None;
+        loop {
+            // Listen before stepping, so that an append made while the steps
+            // run leaves a notification queued rather than lost.
+            wake.ensure(&self.pool, self.name()).await;
+            let timeout = match self.drain(&mut backoff).await {
+                // More events wait: only take in the queued wake-ups (a
+                // listener that is never read makes Postgres keep every
+                // notification for it) and go on.
+                Round::Busy => {
+                    hint_retry = None;
+                    Duration::ZERO
+                }
+                Round::Worked => {
+                    hint_retry = None;
+                    poll
+                }
+                Round::Idle => match hint_retry {
+                    Some(delay) => {
+                        hint_retry = Some(delay * 2).filter(|next| *next < poll);
+                        delay
+                    }
+                    None => poll,
+                },
+            };
+            let notified = wake.wait(timeout).await;
+            if notified && hint_retry.is_none() {
+                hint_retry = Some(Duration::from_millis(HINT_RETRY_FIRST_MS).min(poll));
+            }
+        }
+    }
+
+    /// Steps until idle, at most `ROUND_STEPS_MAX` times, retrying failed
+    /// steps after a growing delay.
+    async fn drain(&self, backoff: &mut Backoff) -> Round {
+        let mut worked = false;
+        for _ in 0..ROUND_STEPS_MAX {
+            match self.step().await {
+                Ok(Step::Worked { events, position }) => {
+                    backoff.reset();
+                    worked = true;
+                    tracing::debug!(projection = self.name(), events, position, "applied");
+                }
+                Ok(Step::Idle) if worked => return Round::Worked,
+                Ok(Step::Idle) => return Round::Idle,
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    tracing::error!(
+                        projection = self.name(),
+                        error = error_chain(&error),
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "projection step failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        Round::Busy
+    }
+}
+
+/// How a round of steps ended.
+enum Round {
+    /// It reached its bound of steps; more events may wait.
+    Busy,
+    /// It applied events, then found none.
+    Worked,
+    /// It found no event.
+    Idle,
+}
+
+/// The events must follow the checkpoint in strictly increasing positions;
+/// anything else would apply an event twice or skip one.
+fn check_order(after: i64, events: &[RecordedEvent]) -> Result<(), Error> {
+    let mut previous = after;
+    for event in events {
+        if event.global_position <= previous {
+            return Err(Error::OutOfOrder {
+                after: previous,
+                got: event.global_position,
+            });
+        }
+        previous = event.global_position;
+    }
+    Ok(())
+}
+
+/// The channel the event store's trigger notifies at each append
+/// (`events_notify` in `0001_event_store.sql`).
+const EVENTS_CHANNEL: &str = "betledger_events";
+
+/// The idle runner's wake-up: a LISTEN on new events when it can have one,
+/// else a plain sleep. Either way it wakes at least every poll interval.
+///
+/// It listens itself rather than through `EventStore::subscribe`, because
+/// `ledger::store::Subscription::wait` drains queued notifications with
+/// `PgListener::try_recv`, which blocks until the *next* notification: the
+/// first wake-up would hang the runner until another append.
+#[derive(Default)]
+struct Wake {
+    listener: Option<PgListener>,
+    /// Whether the last attempt to listen failed, so that a broken LISTEN
+    /// is logged once, not at every poll.
+    failing: bool,
+}
+
+impl Wake {
+    async fn ensure(&mut self, pool: &PgPool, projection: &str) {
+        if self.listener.is_some() {
+            return;
+        }
+        match listen(pool).await {
+            Ok(listener) => {
+                if self.failing {
+                    tracing::info!(projection, "listening for new events again");
+                }
+                self.listener = Some(listener);
+                self.failing = false;
+            }
+            Err(error) => {
+                if !self.failing {
+                    tracing::warn!(
+                        projection,
+                        error = error_chain(&error),
+                        "cannot listen for new events; polling only"
+                    );
+                }
+                self.failing = true;
+            }
+        }
+    }
+
+    /// Waits for a notification or `timeout`; returns whether notified.
+    async fn wait(&mut self, timeout: Duration) -> bool {
+        let started = Instant::now();
+        let Some(listener) = self.listener.as_mut() else {
+            tokio::time::sleep(timeout).await;
+            return false;
+        };
+        match tokio::time::timeout(timeout, listener.recv()).await {
+            Ok(Ok(_notification)) => {
+                // One wake-up covers every append so far: take in the ones
+                // already queued without waiting (a zero timeout still polls
+                // `recv` once, and `recv` is cancel-safe).
+                for _ in 0..WAKE_NOTIFICATIONS_MAX {
+                    let queued = tokio::time::timeout(Duration::ZERO, listener.recv()).await;
+                    if !matches!(queued, Ok(Ok(_))) {
+                        break;
+                    }
+                }
+                true
+            }
+            Err(_elapsed) => false,
+            Ok(Err(error)) => {
+                // The listener failed rather than timed out: drop it (the
+                // next round listens again) and finish the interval, so a
+                // broken connection cannot turn this into a busy loop.
+                tracing::warn!(error = error_chain(&error), "lost the LISTEN connection");
+                self.listener = None;
+                tokio::time::sleep(timeout.saturating_sub(started.elapsed())).await;
+                false
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(EVENTS_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Delays between retries of failed steps: doubling, bounded.
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(max_ms: u64) -> Self {
+        Self {
+            next: Duration::from_millis(RETRY_BACKOFF_FIRST_MS),
+            max: Duration::from_millis(max_ms.max(RETRY_BACKOFF_FIRST_MS)),
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    fn reset(&mut self) {
+        self.next = Duration::from_millis(RETRY_BACKOFF_FIRST_MS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound_and_resets() {
+        let mut backoff = Backoff::new(500);
+        let delays: Vec<u128> = (0..5).map(|_| backoff.next_delay().as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 400, 500, 500]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay().as_millis(), 100);
+    }
+
+    #[test]
+    fn config_out_of_range_is_refused() {
+        assert!(ProjectionsConfig::default().validate().is_ok());
+        for bad in [
+            ProjectionsConfig {
+                batch_events_max: 0,
+                ..Default::default()
+            },
+            ProjectionsConfig {
+                batch_events_max: 10_001,
+                ..Default::default()
+            },
+            ProjectionsConfig {
+                poll_interval_ms: 0,
+                ..Default::default()
+            },
+            ProjectionsConfig {
+                retry_backoff_max_ms: 1,
+                ..Default::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::Config(_))),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}
