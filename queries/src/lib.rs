@@ -1,1 +1,76 @@
-//! placeholder
+//! The query side (DESIGN.md §6): GraphQL over the Postgres read models.
+//!
+//! - [`accounts`]: the query root: `account` (with its statement) and
+//!   `accounts`, both Relay cursor connections, with `atLeast` for
+//!   read-your-writes.
+//! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
+//! - [`QueryError`]: every error a client can see, with its stable code.
+//!
+//! The binary calls [`router`] with a [`QueriesConfig`]; `betledger schema`
+//! writes [`sdl`] to `schemas/graphql/schema.graphql`.
+
+pub mod accounts;
+mod error;
+pub mod http;
+
+use std::time::Duration;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use sqlx::PgPool;
+
+pub use accounts::Query;
+pub use error::QueryError;
+pub use http::router;
+
+/// The GraphQL schema served by [`router`].
+pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// How the query side works. A plain struct: the binary maps its own
+/// (clap) configuration onto it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueriesConfig {
+    /// Longest wait for `atLeast` before failing with `projection_behind`
+    /// (cut to `projections::wait::WAIT_TIMEOUT_MAX_MS`).
+    pub at_least_timeout_ms: u64,
+    /// Deepest nesting of fields a query may have.
+    pub query_depth_max: usize,
+    /// Most a query may cost: each field costs 1, a page costs its `first`
+    /// times what each item costs.
+    pub query_complexity_max: usize,
+    /// Largest request body accepted; larger ones get 413.
+    pub request_bytes_max: usize,
+}
+
+impl Default for QueriesConfig {
+    fn default() -> Self {
+        Self {
+            at_least_timeout_ms: 2_000,
+            query_depth_max: 12,
+            // A full statement page of every field (about 1 100), with
+            // room for the account's own fields; not a page of pages.
+            query_complexity_max: 2_000,
+            request_bytes_max: 64 * 1024,
+        }
+    }
+}
+
+/// The schema, reading from `pool`.
+pub fn schema(pool: PgPool, config: QueriesConfig) -> QuerySchema {
+    let read_models = accounts::ReadModels {
+        pool,
+        at_least_timeout: Duration::from_millis(config.at_least_timeout_ms),
+    };
+    builder(&config).data(read_models).finish()
+}
+
+/// The schema's SDL, as committed in `schemas/graphql/schema.graphql`.
+/// Needs no database.
+pub fn sdl() -> String {
+    builder(&QueriesConfig::default()).finish().sdl()
+}
+
+fn builder(config: &QueriesConfig) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(config.query_depth_max)
+        .limit_complexity(config.query_complexity_max)
+}

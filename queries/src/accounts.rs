@@ -1,0 +1,434 @@
+//! The query root over the `accounts` read models: one account with its
+//! statement, and every account, both as Relay cursor connections.
+
+use std::time::Duration;
+
+use async_graphql::connection::{Connection, CursorType, Edge, OpaqueCursor};
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::QueryError;
+
+/// Items on a page when `first` is not given.
+pub const PAGE_ITEMS_DEFAULT: i32 = 20;
+/// Most items on one page; a larger `first` is cut to it.
+pub const PAGE_ITEMS_MAX: i32 = 100;
+/// Longest account id accepted, in bytes (the read model's own bound).
+const ACCOUNT_ID_BYTES_MAX: usize = 200;
+/// Longest cursor accepted, in bytes: ours are far shorter.
+const CURSOR_BYTES_MAX: usize = 600;
+
+/// What the resolvers read from: the schema's data.
+pub(crate) struct ReadModels {
+    pub pool: PgPool,
+    pub at_least_timeout: Duration,
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One account's balances in one currency, or null if the read model has
+    /// no such account (yet: pass `atLeast` to read your own writes).
+    async fn account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A player's wallet (`alice`) or a system account (`house`, `cash`).")]
+        id: String,
+        #[graphql(
+            desc = "Three capital letters. Needed only for accounts with balances in several \
+                    currencies, which only system accounts have."
+        )]
+        currency: Option<String>,
+        #[graphql(
+            desc = "Read your writes: the global position a command returned. The query \
+                    waits (bounded) until the read model has applied it, and fails with \
+                    code `projection_behind` if it has not in time."
+        )]
+        at_least: Option<i64>,
+    ) -> async_graphql::Result<Option<Account>> {
+        async {
+            let models = read_models(ctx)?;
+            let id = parse_account_id(&id)?;
+            let currency = currency.as_deref().map(parse_currency).transpose()?;
+            wait_at_least(models, at_least).await?;
+            find_account(&models.pool, id, currency.as_ref()).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
+
+    /// Every account's balances, one node per account and currency, ordered
+    /// by account id, then currency.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Read your writes: the global position a command returned. The query \
+                    waits (bounded) until the read model has applied it, and fails with \
+                    code `projection_behind` if it has not in time."
+        )]
+        at_least: Option<i64>,
+    ) -> async_graphql::Result<Connection<OpaqueCursor<(String, String)>, Account>> {
+        async {
+            let models = read_models(ctx)?;
+            let first = page_items(first)?;
+            let after = after.as_deref().map(decode_cursor).transpose()?;
+            wait_at_least(models, at_least).await?;
+            accounts_page(&models.pool, first, after).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
+}
+
+/// One account's sums in one currency, in minor units. Money, positions
+/// and versions are 64-bit: `Int` here goes past the 32 bits that the
+/// GraphQL spec gives it, so clients must read them as 64-bit integers.
+#[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
+#[graphql(complex)]
+pub struct Account {
+    /// A player's wallet (`alice`) or a system account (`house`, `cash`).
+    pub id: String,
+    /// The ISO-4217 code of the currency of these sums.
+    pub currency: String,
+    /// How far below zero the balance may go (0 for system accounts).
+    pub credit_limit: i64,
+    /// Sum of posted debits.
+    pub posted_debits: i64,
+    /// Sum of posted credits.
+    pub posted_credits: i64,
+    /// Sum of debits reserved by holds not yet posted or voided.
+    pub pending_debits: i64,
+    /// Sum of credits reserved by holds not yet posted or voided.
+    pub pending_credits: i64,
+    /// Posted credits minus posted debits.
+    pub balance: i64,
+    /// What may still be debited: balance − pending debits + credit limit.
+    pub available: i64,
+    /// The wallet's stream version after the last event applied (compare
+    /// with a command's response); null for system accounts.
+    pub version: Option<i64>,
+    /// The global position of the last event that changed this account.
+    pub last_position: i64,
+}
+
+#[ComplexObject]
+impl Account {
+    /// This account's entries in this currency, newest first: `after` pages
+    /// on to older entries. New entries appear on the first page only, so
+    /// paging on is stable while money moves.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn statement(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<OpaqueCursor<i64>, StatementEntry>> {
+        async {
+            let models = read_models(ctx)?;
+            let first = page_items(first)?;
+            let after = after.as_deref().map(decode_cursor).transpose()?;
+            statement_page(&models.pool, self, first, after).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
+}
+
+/// One account's side of one money movement.
+#[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
+pub struct StatementEntry {
+    /// The global position of the event; entries are unique per position.
+    pub position: i64,
+    /// The event that moved the money, e.g. `funds_deposited`, `hold_placed`.
+    pub event_type: String,
+    pub transfer_id: String,
+    /// Set for the phases of a hold.
+    pub hold_id: Option<String>,
+    /// Why the money moved: `deposit`, `withdrawal`, `hold`, ...
+    pub code: String,
+    pub phase: StatementPhase,
+    /// Minor units from this account's view: credits positive, debits
+    /// negative. Whether it moved depends on `phase`.
+    pub amount: i64,
+    /// The account on the other side of the transfer.
+    pub counterparty: String,
+    pub description: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// What an entry did with its amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum StatementPhase {
+    /// Moved now.
+    Posted,
+    /// Reserved by a hold: counts against `available`, not `balance`.
+    Pending,
+    /// A hold turned into a posted transfer: moved now.
+    PendingPosted,
+    /// A hold released: nothing moved.
+    PendingVoided,
+}
+
+impl StatementPhase {
+    fn parse(stored: &str) -> Option<Self> {
+        Some(match stored {
+            "posted" => Self::Posted,
+            "pending" => Self::Pending,
+            "pending_posted" => Self::PendingPosted,
+            "pending_voided" => Self::PendingVoided,
+            _ => return None,
+        })
+    }
+}
+
+/// The complexity of a page: its items times what each costs, plus the
+/// connection itself.
+fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(PAGE_ITEMS_DEFAULT).clamp(0, PAGE_ITEMS_MAX);
+    usize::try_from(items)
+        .unwrap_or(0)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+fn page_items(first: Option<i32>) -> Result<i64, QueryError> {
+    match first {
+        None => Ok(PAGE_ITEMS_DEFAULT.into()),
+        Some(n) if n < 0 => Err(QueryError::invalid("first", "must not be negative")),
+        Some(n) => Ok(n.min(PAGE_ITEMS_MAX).into()),
+    }
+}
+
+fn decode_cursor<T>(cursor: &str) -> Result<T, QueryError>
+where
+    T: CursorType,
+{
+    if cursor.len() > CURSOR_BYTES_MAX {
+        return Err(QueryError::invalid(
+            "after",
+            "is not a cursor of this connection",
+        ));
+    }
+    T::decode_cursor(cursor)
+        .map_err(|_| QueryError::invalid("after", "is not a cursor of this connection"))
+}
+
+fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a ReadModels, QueryError> {
+    ctx.data::<ReadModels>()
+        .map_err(|e| QueryError::Internal(e.message.into()))
+}
+
+fn parse_account_id(id: &str) -> Result<&str, QueryError> {
+    if id.is_empty() || id.len() > ACCOUNT_ID_BYTES_MAX {
+        return Err(QueryError::invalid(
+            "id",
+            format!("must be 1 to {ACCOUNT_ID_BYTES_MAX} bytes"),
+        ));
+    }
+    Ok(id)
+}
+
+fn parse_currency(code: &str) -> Result<ledger::Currency, QueryError> {
+    ledger::Currency::parse(code).map_err(|r| QueryError::invalid("currency", r.to_string()))
+}
+
+/// Read-your-writes: waits, bounded, for the projection to reach `at_least`.
+async fn wait_at_least(models: &ReadModels, at_least: Option<i64>) -> Result<(), QueryError> {
+    match at_least {
+        None | Some(0) => Ok(()),
+        Some(p) if p < 0 => Err(QueryError::invalid("atLeast", "must not be negative")),
+        Some(position) => Ok(projections::wait_for_position(
+            &models.pool,
+            projections::accounts::NAME,
+            position,
+            models.at_least_timeout,
+        )
+        .await?),
+    }
+}
+
+async fn find_account(
+    pool: &PgPool,
+    id: &str,
+    currency: Option<&ledger::Currency>,
+) -> Result<Option<Account>, QueryError> {
+    let rows = match currency {
+        Some(currency) => {
+            sqlx::query(include_str!("accounts/account.sql"))
+                .bind(id)
+                .bind(currency.as_str())
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query(include_str!("accounts/account_any_currency.sql"))
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    match rows.as_slice() {
+        [] => Ok(None),
+        [row] => Ok(Some(account(row)?)),
+        _ => Err(QueryError::CurrencyRequired {
+            account: id.to_owned(),
+        }),
+    }
+}
+
+async fn accounts_page(
+    pool: &PgPool,
+    first: i64,
+    after: Option<OpaqueCursor<(String, String)>>,
+) -> Result<Connection<OpaqueCursor<(String, String)>, Account>, QueryError> {
+    let has_previous = after.is_some();
+    let (after_id, after_currency) = after.map(|c| c.0).unwrap_or_default();
+    // One more row than asked for tells whether there is a next page.
+    let rows = sqlx::query(include_str!("accounts/accounts_page.sql"))
+        .bind(after_id)
+        .bind(after_currency)
+        .bind(first + 1)
+        .fetch_all(pool)
+        .await?;
+    let accounts = rows.iter().map(account).collect::<Result<Vec<_>, _>>()?;
+    let (page, has_next) = split_page(accounts, first);
+    let mut connection = Connection::new(has_previous, has_next);
+    connection.edges = page
+        .into_iter()
+        .map(|a| Edge::new(OpaqueCursor((a.id.clone(), a.currency.clone())), a))
+        .collect();
+    Ok(connection)
+}
+
+async fn statement_page(
+    pool: &PgPool,
+    account: &Account,
+    first: i64,
+    after: Option<OpaqueCursor<i64>>,
+) -> Result<Connection<OpaqueCursor<i64>, StatementEntry>, QueryError> {
+    let has_previous = after.is_some();
+    let before_position = after.map_or(i64::MAX, |c| c.0);
+    let rows = sqlx::query(include_str!("accounts/statement_page.sql"))
+        .bind(&account.id)
+        .bind(&account.currency)
+        .bind(before_position)
+        .bind(first + 1)
+        .fetch_all(pool)
+        .await?;
+    let entries = rows
+        .iter()
+        .map(statement_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    let (page, has_next) = split_page(entries, first);
+    let mut connection = Connection::new(has_previous, has_next);
+    connection.edges = page
+        .into_iter()
+        .map(|e| Edge::new(OpaqueCursor(e.position), e))
+        .collect();
+    Ok(connection)
+}
+
+/// Cuts the extra row fetched beyond `first`; says whether there was one.
+fn split_page<T>(mut items: Vec<T>, first: i64) -> (Vec<T>, bool) {
+    let first = usize::try_from(first).unwrap_or(0);
+    let has_next = items.len() > first;
+    items.truncate(first);
+    (items, has_next)
+}
+
+fn account(row: &PgRow) -> Result<Account, QueryError> {
+    Ok(Account {
+        id: row.try_get("account_id")?,
+        currency: row.try_get("currency")?,
+        credit_limit: row.try_get("credit_limit")?,
+        posted_debits: row.try_get("posted_debits")?,
+        posted_credits: row.try_get("posted_credits")?,
+        pending_debits: row.try_get("pending_debits")?,
+        pending_credits: row.try_get("pending_credits")?,
+        balance: row.try_get("balance")?,
+        available: row.try_get("available")?,
+        version: row.try_get("version")?,
+        last_position: row.try_get("last_position")?,
+    })
+}
+
+fn statement_entry(row: &PgRow) -> Result<StatementEntry, QueryError> {
+    let phase: String = row.try_get("phase")?;
+    let phase = StatementPhase::parse(&phase)
+        .ok_or_else(|| QueryError::Internal(format!("unknown statement phase {phase:?}").into()))?;
+    Ok(StatementEntry {
+        position: row.try_get("position")?,
+        event_type: row.try_get("event_type")?,
+        transfer_id: row.try_get::<Uuid, _>("transfer_id")?.to_string(),
+        hold_id: row
+            .try_get::<Option<Uuid>, _>("hold_id")?
+            .map(|h| h.to_string()),
+        code: row.try_get("code")?,
+        phase,
+        amount: row.try_get("amount")?,
+        counterparty: row.try_get("counterparty")?,
+        description: row.try_get("description")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(page_items(None).ok(), Some(20));
+        assert_eq!(page_items(Some(0)).ok(), Some(0));
+        assert_eq!(page_items(Some(500)).ok(), Some(100));
+        assert!(matches!(
+            page_items(Some(-1)),
+            Err(QueryError::InvalidArgument {
+                argument: "first",
+                ..
+            })
+        ));
+        assert_eq!(page_complexity(Some(500), 10), 1001);
+        assert_eq!(page_complexity(None, 1), 21);
+    }
+
+    #[test]
+    fn the_extra_row_means_a_next_page() {
+        assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
+        assert_eq!(split_page(vec![1, 2], 2), (vec![1, 2], false));
+        assert_eq!(split_page(vec![1], 0), (vec![], true));
+    }
+
+    #[test]
+    fn foreign_or_oversized_cursors_are_refused() {
+        for bad in ["", "not base64!", &"A".repeat(CURSOR_BYTES_MAX + 1)] {
+            assert!(
+                matches!(
+                    decode_cursor::<OpaqueCursor<i64>>(bad),
+                    Err(QueryError::InvalidArgument {
+                        argument: "after",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        let cursor = OpaqueCursor(42_i64).encode_cursor();
+        assert_eq!(
+            decode_cursor::<OpaqueCursor<i64>>(&cursor)
+                .ok()
+                .map(|c| c.0),
+            Some(42)
+        );
+    }
+}
