@@ -1,1 +1,282 @@
-fn main() {}
+//! `betledger`: one binary for every role. `serve` runs the command API, the
+//! Rinha API, the projections and the GraphQL query side in one process (or
+//! one role with `--role`); `migrate` sets up the database; `schema` writes
+//! the GraphQL SDL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ledger::store::{PgEventStore, MIGRATOR};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Parser)]
+#[command(
+    name = "betledger",
+    version,
+    about = "An event-sourced, double-entry ledger for betting and casino platforms."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrates the database, then serves every role (or the one named by --role).
+    Serve(ServeArgs),
+    /// Creates or updates the database schema, then exits.
+    Migrate(DbArgs),
+    /// Writes the GraphQL SDL (or, with --check, fails when the file is stale).
+    Schema {
+        /// Where the SDL goes.
+        #[arg(long, default_value = "schemas/graphql/schema.graphql")]
+        out: PathBuf,
+        /// Compare instead of writing; exit 1 when the file differs.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Postgres holding the event store and the read models.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/betledger"
+    )]
+    database_url: String,
+    /// Connections this process keeps to Postgres. Every process's pool,
+    /// added up, must stay under the server's max_connections.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// Every role in this process.
+    All,
+    /// The command API and the Rinha API.
+    Commands,
+    /// The GraphQL query side.
+    Queries,
+    /// The projection workers.
+    Projections,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Which role this process plays.
+    #[arg(long, env = "BETLEDGER_ROLE", value_enum, default_value = "all")]
+    role: Role,
+    /// Where the command API (/v1) listens.
+    #[arg(long, env = "COMMANDS_ADDR", default_value = "127.0.0.1:8080")]
+    commands_addr: SocketAddr,
+    /// Where GraphQL (POST /graphql, GraphiQL at GET /graphql) listens.
+    #[arg(long, env = "GRAPHQL_ADDR", default_value = "127.0.0.1:8081")]
+    graphql_addr: SocketAddr,
+    /// Where the Rinha de Backend API (/clientes/{id}/...) listens.
+    #[arg(long, env = "RINHA_ADDR", default_value = "127.0.0.1:9999")]
+    rinha_addr: SocketAddr,
+    /// Commands waiting for the writer before new ones get 503.
+    #[arg(long, env = "QUEUE_COMMANDS_MAX", default_value_t = 20_000)]
+    queue_commands_max: usize,
+    /// Most commands committed in one transaction.
+    #[arg(long, env = "BATCH_COMMANDS_MAX", default_value_t = 2_000)]
+    batch_commands_max: usize,
+    /// Writer loops (each commits its own batches; a stream always uses one).
+    #[arg(long, env = "WRITER_SHARDS", default_value_t = 2)]
+    writer_shards: usize,
+    /// Most events a projection applies in one transaction.
+    #[arg(long, env = "PROJECTION_BATCH_EVENTS_MAX", default_value_t = 1_000)]
+    projection_batch_events_max: usize,
+    /// How often an idle projection reads the log even without a NOTIFY.
+    #[arg(long, env = "PROJECTION_POLL_INTERVAL_MS", default_value_t = 500)]
+    projection_poll_interval_ms: u64,
+    /// How long a query with atLeast waits for the projection to catch up.
+    #[arg(long, env = "AT_LEAST_TIMEOUT_MS", default_value_t = 2_000)]
+    at_least_timeout_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("betledger: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Migrate(db) => {
+            connect(&db).await?;
+            tracing::info!("database is up to date");
+        }
+        Command::Schema { out, check } => return schema(&out, check),
+        Command::Serve(args) => serve(args).await?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn schema(out: &PathBuf, check: bool) -> anyhow::Result<std::process::ExitCode> {
+    let sdl = queries::sdl();
+    if check {
+        let current = std::fs::read_to_string(out).unwrap_or_default();
+        if current != sdl {
+            eprintln!("{} is stale: run `betledger schema`", out.display());
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    std::fs::write(out, sdl).with_context(|| format!("writing {}", out.display()))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Connects and migrates. Migrations take a lock, so processes starting
+/// together wait for each other instead of racing.
+async fn connect(db: &DbArgs) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(db.db_pool_size)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&db.database_url)
+        .await
+        .context("connecting to Postgres (DATABASE_URL)")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("migrating the database")?;
+    Ok(pool)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let pool = connect(&args.db).await?;
+    let store = PgEventStore::new(pool.clone());
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let runs = |role: Role| args.role == Role::All || args.role == role;
+
+    if runs(Role::Commands) {
+        let config = commands::CommandsConfig {
+            queue_commands_max: args.queue_commands_max,
+            batch_commands_max: args.batch_commands_max,
+            writer_shards: args.writer_shards,
+            ..commands::CommandsConfig::default()
+        };
+        let state = commands::AppState::start(store.clone(), config);
+        commands::seed_rinha_clients(&state)
+            .await
+            .context("seeding the Rinha clients")?;
+        let api = commands::router(state.clone());
+        let rinha = commands::rinha_router(state);
+        tasks.spawn(listen(
+            "command API",
+            args.commands_addr,
+            api,
+            stopped.clone(),
+        ));
+        tasks.spawn(listen("Rinha API", args.rinha_addr, rinha, stopped.clone()));
+    }
+    if runs(Role::Projections) {
+        let config = projections::ProjectionsConfig {
+            batch_events_max: args.projection_batch_events_max,
+            poll_interval_ms: args.projection_poll_interval_ms,
+            ..projections::ProjectionsConfig::default()
+        };
+        let handle = projections::spawn(store.clone(), config, signalled(stopped.clone()))?;
+        tasks.spawn(async move {
+            handle.await.context("projection runners")?;
+            Ok(())
+        });
+    }
+    if runs(Role::Queries) {
+        let config = queries::QueriesConfig {
+            at_least_timeout_ms: args.at_least_timeout_ms,
+            ..queries::QueriesConfig::default()
+        };
+        let graphql = queries::router(pool.clone(), config);
+        tasks.spawn(listen(
+            "GraphQL",
+            args.graphql_addr,
+            graphql,
+            stopped.clone(),
+        ));
+    }
+
+    // Run until a signal, or until any part ends: a part that ends on its
+    // own has failed, and the process must not limp on without it.
+    let outcome = tokio::select! {
+        () = shutdown_signal() => Ok(()),
+        Some(ended) = tasks.join_next() => match ended {
+            Ok(Ok(())) => Err(anyhow::anyhow!("a component stopped unexpectedly")),
+            Ok(Err(err)) => Err(err),
+            Err(err) => Err(anyhow::Error::new(err).context("a component panicked")),
+        },
+    };
+    let _ = stop.send(true);
+    while let Some(ended) = tasks.join_next().await {
+        if let Ok(Err(err)) = ended {
+            tracing::error!("{err:#}");
+        }
+    }
+    outcome
+}
+
+async fn listen(
+    name: &'static str,
+    addr: SocketAddr,
+    router: axum::Router,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {name} to {addr}"))?;
+    tracing::info!(%addr, "{name} listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(signalled(stopped))
+        .await
+        .with_context(|| format!("serving the {name}"))
+}
+
+async fn signalled(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("interrupted, shutting down"),
+        () = terminate => tracing::info!("terminated, shutting down"),
+    }
+}
