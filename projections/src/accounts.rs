@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger::book::{Balance, Side};
-use ledger::store::RecordedEvent;
+use ledger::store::LogEvent;
 use ledger::wallet::WalletEvent;
 use ledger::{AccountId, Phase, StreamId, Transfer};
 use sqlx::{Postgres, Row, Transaction};
@@ -45,7 +45,7 @@ impl Projection for Accounts {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[LogEvent],
     ) -> Result<(), Error> {
         let batch = Batch::from_events(events)?;
         batch.write(tx).await
@@ -95,7 +95,7 @@ struct Postings {
 impl Batch {
     /// Decodes the wallet events among `events` into rows; other events are
     /// skipped.
-    pub(crate) fn from_events(events: &[RecordedEvent]) -> Result<Self, Error> {
+    pub(crate) fn from_events(events: &[LogEvent]) -> Result<Self, Error> {
         let mut batch = Self::default();
         // Index of each (account, currency) in `opened`, so that a batch
         // never upserts one row twice (Postgres refuses that).
@@ -188,11 +188,11 @@ impl Batch {
 }
 
 /// The wallet event in `recorded`, or `None` when it is not a wallet event.
-fn decode(recorded: &RecordedEvent) -> Result<Option<WalletEvent>, Error> {
-    let decoded = WalletEvent::from_stored(
+fn decode(recorded: &LogEvent) -> Result<Option<WalletEvent>, Error> {
+    let decoded = WalletEvent::from_json(
         &recorded.event_type,
         recorded.schema_version,
-        &recorded.payload,
+        recorded.payload.get(),
     );
     match decoded {
         Ok(event) => Ok(Some(event)),
@@ -235,7 +235,7 @@ impl Opened {
 
 /// What both sides of one transfer-touching event share.
 struct PostingContext<'a> {
-    recorded: &'a RecordedEvent,
+    recorded: &'a LogEvent,
     transfer: &'a Transfer,
     phase: Phase,
     hold_id: Option<Uuid>,
@@ -245,7 +245,7 @@ struct PostingContext<'a> {
 
 impl<'a> PostingContext<'a> {
     fn new(
-        recorded: &'a RecordedEvent,
+        recorded: &'a LogEvent,
         event: &'a WalletEvent,
         transfer: &'a Transfer,
         phase: Phase,
@@ -272,7 +272,7 @@ impl<'a> PostingContext<'a> {
 
 /// The transfer's reason code as it is stored in events (`deposit`, ...).
 /// Read through serde so that codes added to the ledger need no change here.
-fn transfer_code(recorded: &RecordedEvent, transfer: &Transfer) -> Result<String, Error> {
+fn transfer_code(recorded: &LogEvent, transfer: &Transfer) -> Result<String, Error> {
     match serde_json::to_value(transfer.code) {
         Ok(serde_json::Value::String(code)) => Ok(code),
         _ => Err(Error::Invariant(format!(
@@ -324,7 +324,7 @@ fn delta(side: Side, amount: i64, phase: Phase) -> Balance {
 
 /// The wallet's stream version, when the event is in the stream of the
 /// account it moves money on; system accounts are not streams.
-fn wallet_version(recorded: &RecordedEvent, account: &AccountId) -> Option<i64> {
+fn wallet_version(recorded: &LogEvent, account: &AccountId) -> Option<i64> {
     let own_stream = !account.is_system() && recorded.stream_id == StreamId::account(account);
     own_stream.then_some(recorded.stream_version)
 }

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use ledger::store::{EventStore, RecordedEvent, READ_EVENTS_MAX};
+use ledger::store::{EventStore, LogEvent, READ_EVENTS_MAX};
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -51,7 +51,7 @@ pub trait Projection: Send + Sync {
     fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[LogEvent],
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
@@ -159,7 +159,7 @@ impl<S: EventStore, P: Projection> Runner<S, P> {
             .await?
             .try_get(0)?;
         let limit = i64::try_from(self.config.batch_events_max).unwrap_or(READ_EVENTS_MAX);
-        let events = self.store.read_all(after, limit).await?;
+        let events = self.store.read_log(after, limit).await?;
         let Some(position) = events.last().map(|e| e.global_position) else {
             // Committed rather than rolled back: the checkpoint row may be new.
             tx.commit().await?;
@@ -281,7 +281,7 @@ enum Round {
 
 /// The events must follow the checkpoint in strictly increasing positions;
 /// anything else would apply an event twice or skip one.
-fn check_order(after: i64, events: &[RecordedEvent]) -> Result<(), Error> {
+fn check_order(after: i64, events: &[LogEvent]) -> Result<(), Error> {
     let mut previous = after;
     for event in events {
         if event.global_position <= previous {

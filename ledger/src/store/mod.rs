@@ -133,6 +133,47 @@ impl RecordedEvent {
     }
 }
 
+/// An event as projections read it: what they need and no more. Reading
+/// the hashes, ids and metadata of every event costs a replay several times
+/// its decoding, so projections read this instead of [`RecordedEvent`].
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    pub global_position: i64,
+    pub stream_id: StreamId,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub recorded_at: DateTime<Utc>,
+    /// The payload's JSON text, decoded by whoever knows its type.
+    pub payload: Box<serde_json::value::RawValue>,
+}
+
+impl LogEvent {
+    /// The slim view of a full event.
+    pub fn from_recorded(event: &RecordedEvent) -> Result<Self, Error> {
+        let text = serde_json::to_string(&event.payload).map_err(|source| Error::Decode {
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            source,
+        })?;
+        let payload =
+            serde_json::value::RawValue::from_string(text).map_err(|source| Error::Decode {
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                source,
+            })?;
+        Ok(Self {
+            global_position: event.global_position,
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            recorded_at: event.recorded_at,
+            payload,
+        })
+    }
+}
+
 /// A command already recorded: what was answered, and where its events are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCommand {
@@ -167,6 +208,19 @@ pub trait EventStore: Send + Sync {
         after_position: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// What `read_all` returns, in the slim form projections read. The
+    /// default builds it from `read_all`; a backend may read less.
+    fn read_log(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<LogEvent>, Error>> + Send {
+        async move {
+            let events = self.read_all(after_position, limit).await?;
+            events.iter().map(LogEvent::from_recorded).collect()
+        }
+    }
 
     /// The recorded commands among `command_ids`.
     fn find_commands(

@@ -10,8 +10,8 @@ use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::{
-    event_hash, AppendOutcome, EventContent, EventStore, Hash, RecordedEvent, StoredCommand,
-    StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, READ_EVENTS_MAX,
+    event_hash, AppendOutcome, EventContent, EventStore, Hash, LogEvent, RecordedEvent,
+    StoredCommand, StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, READ_EVENTS_MAX,
 };
 use crate::{Error, StreamId};
 
@@ -424,6 +424,19 @@ fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
     })
 }
 
+fn log_event(row: &PgRow) -> Result<LogEvent, Error> {
+    let payload: sqlx::types::Json<Box<serde_json::value::RawValue>> = row.try_get(6)?;
+    Ok(LogEvent {
+        global_position: row.try_get(0)?,
+        stream_id: StreamId::new(row.try_get::<String, _>(1)?),
+        stream_version: row.try_get(2)?,
+        event_type: row.try_get(3)?,
+        schema_version: row.try_get(4)?,
+        recorded_at: row.try_get(5)?,
+        payload: payload.0,
+    })
+}
+
 fn check_batch(batch: &[StreamAppend]) -> Result<(), Error> {
     let events: usize = batch
         .iter()
@@ -508,6 +521,15 @@ impl EventStore for PgEventStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(recorded_event).collect()
+    }
+
+    async fn read_log(&self, after_position: i64, limit: i64) -> Result<Vec<LogEvent>, Error> {
+        let rows = sqlx::query(include_str!("read_log.sql"))
+            .bind(after_position)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(log_event).collect()
     }
 
     async fn find_commands(

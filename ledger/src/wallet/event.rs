@@ -96,27 +96,66 @@ impl WalletEvent {
         schema_version: i32,
         payload: &serde_json::Value,
     ) -> Result<Self, Error> {
+        let kind = Kind::of(event_type, schema_version)?;
+        kind.parse(payload)
+            .map_err(|source| decode_error(event_type, schema_version, source))
+    }
+
+    /// Reads an event from its payload's JSON text, without building a
+    /// `serde_json::Value` first (the fast path of replays).
+    pub fn from_json(event_type: &str, schema_version: i32, json: &str) -> Result<Self, Error> {
+        let kind = Kind::of(event_type, schema_version)?;
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        kind.parse(&mut deserializer)
+            .and_then(|event| deserializer.end().map(|()| event))
+            .map_err(|source| decode_error(event_type, schema_version, source))
+    }
+}
+
+/// Which event a stored type string and version name.
+#[derive(Clone, Copy)]
+enum Kind {
+    AccountOpened,
+    FundsDeposited,
+    FundsWithdrawn,
+    HoldPlaced,
+    HoldPosted,
+    HoldVoided,
+}
+
+impl Kind {
+    fn of(event_type: &str, schema_version: i32) -> Result<Self, Error> {
         if schema_version != SCHEMA_VERSION {
             return Err(unknown(event_type, schema_version));
         }
-        let decode = |source| Error::Decode {
-            event_type: event_type.to_owned(),
-            schema_version,
-            source,
-        };
-        let moved = || FundsMoved::deserialize(payload).map_err(decode);
-        let hold = || HoldChanged::deserialize(payload).map_err(decode);
         Ok(match event_type {
-            Self::ACCOUNT_OPENED => {
-                Self::AccountOpened(AccountOpened::deserialize(payload).map_err(decode)?)
-            }
-            Self::FUNDS_DEPOSITED => Self::FundsDeposited(moved()?),
-            Self::FUNDS_WITHDRAWN => Self::FundsWithdrawn(moved()?),
-            Self::HOLD_PLACED => Self::HoldPlaced(hold()?),
-            Self::HOLD_POSTED => Self::HoldPosted(hold()?),
-            Self::HOLD_VOIDED => Self::HoldVoided(hold()?),
+            WalletEvent::ACCOUNT_OPENED => Self::AccountOpened,
+            WalletEvent::FUNDS_DEPOSITED => Self::FundsDeposited,
+            WalletEvent::FUNDS_WITHDRAWN => Self::FundsWithdrawn,
+            WalletEvent::HOLD_PLACED => Self::HoldPlaced,
+            WalletEvent::HOLD_POSTED => Self::HoldPosted,
+            WalletEvent::HOLD_VOIDED => Self::HoldVoided,
             _ => return Err(unknown(event_type, schema_version)),
         })
+    }
+
+    fn parse<'de, D: serde::Deserializer<'de>>(self, payload: D) -> Result<WalletEvent, D::Error> {
+        Ok(match self {
+            Self::AccountOpened => WalletEvent::AccountOpened(AccountOpened::deserialize(payload)?),
+            Self::FundsDeposited => WalletEvent::FundsDeposited(FundsMoved::deserialize(payload)?),
+            Self::FundsWithdrawn => WalletEvent::FundsWithdrawn(FundsMoved::deserialize(payload)?),
+            Self::HoldPlaced => WalletEvent::HoldPlaced(HoldChanged::deserialize(payload)?),
+            Self::HoldPosted => WalletEvent::HoldPosted(HoldChanged::deserialize(payload)?),
+            Self::HoldVoided => WalletEvent::HoldVoided(HoldChanged::deserialize(payload)?),
+        })
+    }
+}
+
+fn decode_error(event_type: &str, schema_version: i32, source: serde_json::Error) -> Error {
+    Error::Decode {
+        event_type: event_type.to_owned(),
+        schema_version,
+        source,
     }
 }
 

@@ -216,4 +216,11 @@ fn unknown_types_and_versions_are_errors_not_panics() {
     assert!(WalletEvent::from_stored("nope", 1, &payload).is_err());
     assert!(WalletEvent::from_stored("account_opened", 99, &payload).is_err());
     assert!(WalletEvent::from_stored("account_opened", 1, &payload).is_err());
+    assert!(WalletEvent::from_json("account_opened", 1, "{").is_err());
+    assert!(WalletEvent::from_json(
+        "account_opened",
+        1,
+        r#"{"account":"a","currency":"EUR","credit_limit":0} x"#
+    )
+    .is_err());
 }

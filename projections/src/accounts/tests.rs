@@ -1,16 +1,15 @@
 //! The pure half of the projection: events in, rows out.
 
 use chrono::Utc;
-use ledger::store::RecordedEvent;
+use ledger::store::LogEvent;
 use ledger::wallet::{AccountOpened, FundsMoved, HoldChanged, WalletEvent, SCHEMA_VERSION};
 use ledger::{
     AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, Transfer, TransferCode, TransferId,
 };
-use uuid::Uuid;
 
 use super::*;
 
-fn recorded(position: i64, stream: &str, version: i64, event: &WalletEvent) -> RecordedEvent {
+fn recorded(position: i64, stream: &str, version: i64, event: &WalletEvent) -> LogEvent {
     raw(
         position,
         stream,
@@ -26,20 +25,15 @@ fn raw(
     version: i64,
     event_type: &str,
     payload: serde_json::Value,
-) -> RecordedEvent {
-    RecordedEvent {
+) -> LogEvent {
+    LogEvent {
         global_position: position,
         stream_id: StreamId::new(stream),
         stream_version: version,
-        event_id: Uuid::now_v7(),
-        command_id: format!("c{position}"),
         event_type: event_type.to_owned(),
         schema_version: SCHEMA_VERSION,
-        payload,
-        metadata: serde_json::json!({}),
         recorded_at: Utc::now(),
-        prev_hash: None,
-        hash: vec![0; 32],
+        payload: serde_json::value::RawValue::from_string(payload.to_string()).expect("valid JSON"),
     }
 }
 
