@@ -1,9 +1,13 @@
-//! The `accounts` projection: balances of every account (player wallets and
-//! system accounts) per currency, and each account's statement.
+//! The account read models, as two projections over the same decoding:
+//!
+//! - [`Balances`] (`balances`): every account's sums per currency, wallets
+//!   and system accounts alike. Small, and rebuilt fast.
+//! - [`Statements`] (`statements`): both sides of every transfer, one row
+//!   per account and event. Large; it has its own checkpoint so that a
+//!   rebuild of the balances never waits for it.
 //!
 //! A batch of events becomes column arrays in memory (pure, `Batch::from_events`)
-//! and then two statements, whatever the batch size: one upsert for opened
-//! wallets and one for the postings (statement rows and balances together).
+//! and then one or two statements, whatever the batch size.
 
 use std::collections::HashMap;
 
@@ -18,8 +22,12 @@ use uuid::Uuid;
 use crate::runner::Projection;
 use crate::Error;
 
-/// The name, and checkpoint key, of this projection.
-pub const NAME: &str = "accounts";
+/// The checkpoint key of [`Balances`].
+pub const BALANCES: &str = "balances";
+/// The checkpoint key of [`Statements`].
+pub const STATEMENTS: &str = "statements";
+/// Every projection the query side reads, for read-your-writes waits.
+pub const ALL: [&str; 2] = [BALANCES, STATEMENTS];
 
 /// The wallet's event types. One of these that fails to decode stops the
 /// projection; any other type is not a wallet event and is skipped.
@@ -32,14 +40,13 @@ const WALLET_EVENT_TYPES: [&str; 6] = [
     WalletEvent::HOLD_VOIDED,
 ];
 
-/// Keeps `account_balances` and `account_statement` (migration
-/// `0002_read_models.sql`).
+/// Keeps `account_balances` (migration `0002_read_models.sql`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Accounts;
+pub struct Balances;
 
-impl Projection for Accounts {
+impl Projection for Balances {
     fn name(&self) -> &str {
-        NAME
+        BALANCES
     }
 
     async fn apply(
@@ -47,17 +54,46 @@ impl Projection for Accounts {
         tx: &mut Transaction<'_, Postgres>,
         events: &[LogEvent],
     ) -> Result<(), Error> {
-        let batch = Batch::from_events(events)?;
-        batch.write(tx).await
+        Batch::from_events(events, Rows::Balances)?
+            .write_balances(tx)
+            .await
     }
+}
+
+/// Keeps `account_statement` (migration `0002_read_models.sql`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Statements;
+
+impl Projection for Statements {
+    fn name(&self) -> &str {
+        STATEMENTS
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[LogEvent],
+    ) -> Result<(), Error> {
+        Batch::from_events(events, Rows::Statement)?
+            .write_statement(tx)
+            .await
+    }
+}
+
+/// Which rows a batch is built for; each projection builds only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    Balances,
+    Statement,
 }
 
 /// A batch of events as the rows they change, column by column, ready to
 /// be bound as arrays.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Batch {
     opened: Opened,
-    postings: Postings,
+    sums: Sums,
+    lines: Lines,
 }
 
 /// Wallets opened in the batch, at most one row per (account, currency).
@@ -70,9 +106,22 @@ struct Opened {
     position: Vec<i64>,
 }
 
-/// One account's side of one transfer-touching event.
+/// How one account's side of one transfer-touching event changes its sums.
 #[derive(Debug, Default, PartialEq)]
-struct Postings {
+struct Sums {
+    account_id: Vec<String>,
+    currency: Vec<String>,
+    position: Vec<i64>,
+    version: Vec<Option<i64>>,
+    posted_debits: Vec<i64>,
+    posted_credits: Vec<i64>,
+    pending_debits: Vec<i64>,
+    pending_credits: Vec<i64>,
+}
+
+/// One account's statement line for one transfer-touching event.
+#[derive(Debug, Default, PartialEq)]
+struct Lines {
     account_id: Vec<String>,
     currency: Vec<String>,
     position: Vec<i64>,
@@ -85,18 +134,17 @@ struct Postings {
     counterparty: Vec<String>,
     description: Vec<Option<String>>,
     recorded_at: Vec<DateTime<Utc>>,
-    version: Vec<Option<i64>>,
-    posted_debits: Vec<i64>,
-    posted_credits: Vec<i64>,
-    pending_debits: Vec<i64>,
-    pending_credits: Vec<i64>,
 }
 
 impl Batch {
-    /// Decodes the wallet events among `events` into rows; other events are
-    /// skipped.
-    pub(crate) fn from_events(events: &[LogEvent]) -> Result<Self, Error> {
-        let mut batch = Self::default();
+    /// Decodes the wallet events among `events` into the rows `rows` asks
+    /// for; other events are skipped.
+    pub(crate) fn from_events(events: &[LogEvent], rows: Rows) -> Result<Self, Error> {
+        let mut batch = Self {
+            opened: Opened::default(),
+            sums: Sums::default(),
+            lines: Lines::default(),
+        };
         // Index of each (account, currency) in `opened`, so that a batch
         // never upserts one row twice (Postgres refuses that).
         let mut opened_at: HashMap<(String, String), usize> = HashMap::new();
@@ -104,7 +152,7 @@ impl Batch {
             let Some(event) = decode(recorded)? else {
                 continue;
             };
-            if let WalletEvent::AccountOpened(opened) = &event {
+            if let (Rows::Balances, WalletEvent::AccountOpened(opened)) = (rows, &event) {
                 let key = (
                     opened.account.as_str().to_owned(),
                     opened.currency.to_string(),
@@ -123,15 +171,21 @@ impl Batch {
                 }
             }
             if let Some((transfer, phase)) = event.transfer() {
-                let context = PostingContext::new(recorded, &event, transfer, phase)?;
-                batch.postings.push(&context, Side::Debit);
-                batch.postings.push(&context, Side::Credit);
+                for side in [Side::Debit, Side::Credit] {
+                    match rows {
+                        Rows::Balances => batch.sums.push(recorded, transfer, phase, side),
+                        Rows::Statement => {
+                            let context = PostingContext::new(recorded, &event, transfer, phase)?;
+                            batch.lines.push(&context, side);
+                        }
+                    }
+                }
             }
         }
         Ok(batch)
     }
 
-    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), Error> {
+    async fn write_balances(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), Error> {
         // Openings first: a wallet opened and used in one batch must exist
         // with its limit and version before its postings are added.
         if !self.opened.account_id.is_empty() {
@@ -145,44 +199,62 @@ impl Batch {
                 .execute(&mut **tx)
                 .await?;
         }
-        if self.postings.account_id.is_empty() {
+        if self.sums.account_id.is_empty() {
             return Ok(());
         }
-        let p = self.postings;
-        let row = sqlx::query(include_str!("accounts/apply_postings.sql"))
-            .bind(p.account_id)
-            .bind(p.currency)
-            .bind(p.position)
-            .bind(p.event_type)
-            .bind(p.transfer_id)
-            .bind(p.hold_id)
-            .bind(p.code)
-            .bind(p.phase)
-            .bind(p.amount)
-            .bind(p.counterparty)
-            .bind(p.description)
-            .bind(p.recorded_at)
-            .bind(p.version)
-            .bind(p.posted_debits)
-            .bind(p.posted_credits)
-            .bind(p.pending_debits)
-            .bind(p.pending_credits)
-            .fetch_one(&mut **tx)
+        let fresh = self.sums.fresh(tx).await?;
+        let sent = fresh.account_id.len();
+        let rows = sqlx::query(include_str!("accounts/apply_balances.sql"))
+            .bind(fresh.account_id)
+            .bind(fresh.currency)
+            .bind(fresh.posted_debits)
+            .bind(fresh.posted_credits)
+            .bind(fresh.pending_debits)
+            .bind(fresh.pending_credits)
+            .bind(fresh.version)
+            .bind(fresh.last_position)
+            .fetch_all(&mut **tx)
             .await?;
-        let accounts_posted: i64 = row.try_get("accounts_posted")?;
-        let balances_changed: i64 = row.try_get("balances_changed")?;
-        let balances_negative: i64 = row.try_get("balances_negative")?;
-        if accounts_posted != balances_changed {
+        if rows.len() != sent {
             return Err(Error::Invariant(format!(
-                "{accounts_posted} accounts got new statement rows but only \
-                 {balances_changed} balances changed: a balance is ahead of its statement"
+                "{sent} accounts had new postings but only {} balances changed",
+                rows.len()
             )));
         }
-        if balances_negative > 0 {
+        let mut negative = 0;
+        for row in &rows {
+            if !row.try_get::<bool, _>("sums_valid")? {
+                negative += 1;
+            }
+        }
+        if negative > 0 {
             return Err(Error::Invariant(format!(
-                "{balances_negative} accounts would have a negative sum of debits or credits"
+                "{negative} accounts would have a negative sum of debits or credits"
             )));
         }
+        Ok(())
+    }
+
+    async fn write_statement(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), Error> {
+        if self.lines.account_id.is_empty() {
+            return Ok(());
+        }
+        let l = self.lines;
+        sqlx::query(include_str!("accounts/apply_statement.sql"))
+            .bind(l.account_id)
+            .bind(l.currency)
+            .bind(l.position)
+            .bind(l.event_type)
+            .bind(l.transfer_id)
+            .bind(l.hold_id)
+            .bind(l.code)
+            .bind(l.phase)
+            .bind(l.amount)
+            .bind(l.counterparty)
+            .bind(l.description)
+            .bind(l.recorded_at)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }
@@ -282,7 +354,97 @@ fn transfer_code(recorded: &LogEvent, transfer: &Transfer) -> Result<String, Err
     }
 }
 
-impl Postings {
+/// A batch's postings summed per account, only those after the account's
+/// `last_position`: what `apply_balances.sql` adds.
+#[derive(Debug, Default)]
+struct Fresh {
+    account_id: Vec<String>,
+    currency: Vec<String>,
+    posted_debits: Vec<i64>,
+    posted_credits: Vec<i64>,
+    pending_debits: Vec<i64>,
+    pending_credits: Vec<i64>,
+    version: Vec<Option<i64>>,
+    last_position: Vec<i64>,
+}
+
+impl Sums {
+    /// Sums the postings per account, keeping only those after what each
+    /// account has applied. Summing here, not in SQL, sends one row per
+    /// account instead of one per posting.
+    async fn fresh(self, tx: &mut Transaction<'_, Postgres>) -> Result<Fresh, Error> {
+        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut keys: (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for (account, currency) in self.account_id.iter().zip(&self.currency) {
+            if !index.contains_key(&(account.as_str(), currency.as_str())) {
+                index.insert((account, currency), keys.0.len());
+                keys.0.push(account.clone());
+                keys.1.push(currency.clone());
+            }
+        }
+        let mut applied_up_to = vec![0i64; keys.0.len()];
+        let rows = sqlx::query(include_str!("accounts/last_positions.sql"))
+            .bind(&keys.0)
+            .bind(&keys.1)
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let key: (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            if let Some(&i) = index.get(&(key.0.as_str(), key.1.as_str())) {
+                applied_up_to[i] = row.try_get(2)?;
+            }
+        }
+        let n = keys.0.len();
+        let mut sums = vec![Balance::default(); n];
+        let mut version: Vec<Option<i64>> = vec![None; n];
+        let mut last = vec![0i64; n];
+        for p in 0..self.account_id.len() {
+            let key = (self.account_id[p].as_str(), self.currency[p].as_str());
+            let Some(&i) = index.get(&key) else { continue };
+            let position = self.position[p];
+            if position <= applied_up_to[i] {
+                continue;
+            }
+            let s = &mut sums[i];
+            s.posted_debits = add(s.posted_debits, self.posted_debits[p], position)?;
+            s.posted_credits = add(s.posted_credits, self.posted_credits[p], position)?;
+            s.pending_debits = add(s.pending_debits, self.pending_debits[p], position)?;
+            s.pending_credits = add(s.pending_credits, self.pending_credits[p], position)?;
+            version[i] = version[i].max(self.version[p]);
+            last[i] = last[i].max(position);
+        }
+        let mut fresh = Fresh::default();
+        for i in (0..n).filter(|&i| last[i] > 0) {
+            fresh.account_id.push(keys.0[i].clone());
+            fresh.currency.push(keys.1[i].clone());
+            fresh.posted_debits.push(sums[i].posted_debits);
+            fresh.posted_credits.push(sums[i].posted_credits);
+            fresh.pending_debits.push(sums[i].pending_debits);
+            fresh.pending_credits.push(sums[i].pending_credits);
+            fresh.version.push(version[i]);
+            fresh.last_position.push(last[i]);
+        }
+        Ok(fresh)
+    }
+
+    fn push(&mut self, recorded: &LogEvent, t: &Transfer, phase: Phase, side: Side) {
+        let account = match side {
+            Side::Debit => &t.debit,
+            Side::Credit => &t.credit,
+        };
+        let delta = delta(side, t.amount.get(), phase);
+        self.account_id.push(account.as_str().to_owned());
+        self.currency.push(t.currency.to_string());
+        self.position.push(recorded.global_position);
+        self.version.push(wallet_version(recorded, account));
+        self.posted_debits.push(delta.posted_debits);
+        self.posted_credits.push(delta.posted_credits);
+        self.pending_debits.push(delta.pending_debits);
+        self.pending_credits.push(delta.pending_credits);
+    }
+}
+
+impl Lines {
     fn push(&mut self, c: &PostingContext<'_>, side: Side) {
         let t = c.transfer;
         let amount = t.amount.get();
@@ -291,7 +453,6 @@ impl Postings {
             Side::Debit => (&t.debit, &t.credit, -amount),
             Side::Credit => (&t.credit, &t.debit, amount),
         };
-        let delta = delta(side, amount, c.phase);
         self.account_id.push(account.as_str().to_owned());
         self.currency.push(t.currency.to_string());
         self.position.push(c.recorded.global_position);
@@ -304,12 +465,14 @@ impl Postings {
         self.counterparty.push(counterparty.as_str().to_owned());
         self.description.push(c.description.map(str::to_owned));
         self.recorded_at.push(c.recorded.recorded_at);
-        self.version.push(wallet_version(c.recorded, account));
-        self.posted_debits.push(delta.posted_debits);
-        self.posted_credits.push(delta.posted_credits);
-        self.pending_debits.push(delta.pending_debits);
-        self.pending_credits.push(delta.pending_credits);
     }
+}
+
+/// Adds one posting's delta to a batch sum; a sum past `i64` is refused, as
+/// the balance column would refuse it.
+fn add(sum: i64, delta: i64, position: i64) -> Result<i64, Error> {
+    sum.checked_add(delta)
+        .ok_or_else(|| Error::Invariant(format!("a balance sum overflows at position {position}")))
 }
 
 /// How one side of a transfer in one phase changes the account's sums:

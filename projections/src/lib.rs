@@ -2,7 +2,8 @@
 //! models, each with a checkpoint moved in the same transaction as its rows.
 //!
 //! - [`runner`]: the [`Projection`] trait and the [`Runner`] (step / run).
-//! - [`accounts`]: balances and statements of every account.
+//! - [`accounts`]: balances and statements of every account, as two
+//!   projections with checkpoints of their own.
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
 //!
 //! The binary calls [`spawn`] with a [`ProjectionsConfig`].
@@ -18,7 +19,7 @@ use ledger::store::PgEventStore;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use accounts::Accounts;
+pub use accounts::{Balances, Statements};
 pub use error::{error_chain, Error};
 pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
 pub use wait::wait_for_position;
@@ -37,12 +38,17 @@ pub fn spawn(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>, Error> {
     let pool = store.pool().clone();
-    let accounts = Runner::new(store, pool, Accounts, config)?;
+    let balances = Runner::new(store.clone(), pool.clone(), Balances, config.clone())?;
+    let statements = Runner::new(store, pool, Statements, config)?;
 
     let (stop, stopped) = watch::channel(false);
     let mut runners = JoinSet::new();
+    let balances_stopped = stopped.clone();
     runners.spawn(async move {
-        accounts.run(signalled(stopped)).await;
+        balances.run(signalled(balances_stopped)).await;
+    });
+    runners.spawn(async move {
+        statements.run(signalled(stopped)).await;
     });
 
     Ok(tokio::spawn(async move {

@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::Wallets;
+use common::{wait_projected, Projector};
 use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
 use ledger::{AccountId, StreamId};
-use projections::{
-    wait_for_position, Accounts, Error, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL,
-};
+use projections::{wait_for_position, Error, ProjectionsConfig, Step, CHECKPOINTS_CHANNEL};
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 
@@ -20,23 +19,17 @@ use sqlx::{PgPool, Row};
 /// test instead of hanging it.
 const STEPS_MAX: usize = 100_000;
 
-fn runner(pool: &PgPool, batch_events_max: usize) -> Runner<PgEventStore, Accounts> {
+fn runner(pool: &PgPool, batch_events_max: usize) -> Projector {
     let config = ProjectionsConfig {
         batch_events_max,
         poll_interval_ms: 20,
         ..Default::default()
     };
-    Runner::new(
-        PgEventStore::new(pool.clone()),
-        pool.clone(),
-        Accounts,
-        config,
-    )
-    .expect("valid config")
+    Projector::new(pool, config)
 }
 
 /// Steps until idle; returns the number of events applied.
-async fn drive_to_idle(runner: &Runner<PgEventStore, Accounts>) -> usize {
+async fn drive_to_idle(runner: &Projector) -> usize {
     let mut applied = 0;
     for _ in 0..STEPS_MAX {
         match runner.step().await.expect("step") {
@@ -48,9 +41,7 @@ async fn drive_to_idle(runner: &Runner<PgEventStore, Accounts>) -> usize {
 }
 
 async fn checkpoint(pool: &PgPool) -> i64 {
-    projections::wait::checkpoint(pool, projections::accounts::NAME)
-        .await
-        .expect("checkpoint")
+    common::checkpoint(pool).await
 }
 
 /// Every read-model row (but `updated_at`) and the checkpoint, as JSON.
@@ -436,13 +427,7 @@ async fn an_idle_runner_wakes_on_new_events_and_stops_on_shutdown(pool: PgPool) 
         poll_interval_ms: 60_000,
         ..Default::default()
     };
-    let runner = Runner::new(
-        PgEventStore::new(pool.clone()),
-        pool.clone(),
-        Accounts,
-        config,
-    )
-    .expect("runner");
+    let runner = Projector::new(&pool, config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         runner
@@ -459,7 +444,7 @@ async fn an_idle_runner_wakes_on_new_events_and_stops_on_shutdown(pool: PgPool) 
     wallets.deposit("alice", 100);
     let last = wallets.flush().await;
 
-    wait_for_position(&pool, "accounts", last, Duration::from_secs(10))
+    wait_projected(&pool, last, Duration::from_secs(10))
         .await
         .expect("woken by NOTIFY well before the poll interval");
     let _ = stop.send(());
@@ -471,8 +456,9 @@ async fn an_idle_runner_wakes_on_new_events_and_stops_on_shutdown(pool: PgPool) 
 
 async fn wait_for_checkpoint_row(pool: &PgPool) {
     for _ in 0..500 {
+        // Both runners make their checkpoint on their first step.
         let exists: bool = sqlx::query(
-            "SELECT exists (SELECT 1 FROM projection_checkpoints WHERE name = 'accounts')",
+            "SELECT count(*) = 2 FROM projection_checkpoints WHERE name IN ('balances', 'statements')",
         )
         .fetch_one(pool)
         .await
@@ -495,7 +481,13 @@ async fn wait_for_position_returns_when_reached_and_errs_when_behind(pool: PgPoo
 
     // Nothing projected yet: behind, after the timeout and not much later.
     let started = Instant::now();
-    let behind = wait_for_position(&pool, "accounts", last, Duration::from_millis(150)).await;
+    let behind = wait_for_position(
+        &pool,
+        projections::accounts::BALANCES,
+        last,
+        Duration::from_millis(150),
+    )
+    .await;
     let waited = started.elapsed();
     assert!(
         matches!(&behind, Err(Error::Behind { wanted, reached: 0, .. }) if *wanted == last),
@@ -507,7 +499,7 @@ async fn wait_for_position_returns_when_reached_and_errs_when_behind(pool: PgPoo
     // Reached while waiting: a runner catches up concurrently.
     let runner = runner(&pool, 1);
     let (waited, applied) = tokio::join!(
-        wait_for_position(&pool, "accounts", last, Duration::from_secs(10)),
+        wait_projected(&pool, last, Duration::from_secs(10)),
         async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             drive_to_idle(&runner).await
@@ -518,13 +510,19 @@ async fn wait_for_position_returns_when_reached_and_errs_when_behind(pool: PgPoo
 
     // Already reached: returns at once.
     let started = Instant::now();
-    wait_for_position(&pool, "accounts", last, Duration::from_secs(10))
+    wait_projected(&pool, last, Duration::from_secs(10))
         .await
         .expect("reached");
     assert!(started.elapsed() < Duration::from_secs(1));
     // A position never written is still behind.
     assert!(matches!(
-        wait_for_position(&pool, "accounts", last + 1, Duration::from_millis(20)).await,
+        wait_for_position(
+            &pool,
+            projections::accounts::BALANCES,
+            last + 1,
+            Duration::from_millis(20)
+        )
+        .await,
         Err(Error::Behind { .. })
     ));
 }
@@ -599,7 +597,7 @@ async fn spawn_runs_the_projections_until_shutdown(pool: PgPool) {
     wallets.deposit("alice", 100);
     let last = wallets.flush().await;
 
-    wait_for_position(&pool, "accounts", last, Duration::from_secs(10))
+    wait_projected(&pool, last, Duration::from_secs(10))
         .await
         .expect("projected");
     assert!(!handle.is_finished(), "runs until shutdown");

@@ -247,13 +247,15 @@ async fn wait_at_least(models: &ReadModels, at_least: Option<i64>) -> Result<(),
     match at_least {
         None | Some(0) => Ok(()),
         Some(p) if p < 0 => Err(QueryError::invalid("atLeast", "must not be negative")),
-        Some(position) => Ok(projections::wait_for_position(
-            &models.pool,
-            projections::accounts::NAME,
-            position,
-            models.at_least_timeout,
-        )
-        .await?),
+        Some(position) => {
+            // One deadline for all: the wait is bounded as a whole.
+            let deadline = tokio::time::Instant::now() + models.at_least_timeout;
+            for projection in projections::accounts::ALL {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                projections::wait_for_position(&models.pool, projection, position, left).await?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::Wallets;
 use ledger::store::PgEventStore;
-use projections::{Accounts, ProjectionsConfig, Runner, Step};
+use projections::{Balances, Projection, ProjectionsConfig, Runner, Statements, Step};
 use queries::QueriesConfig;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -66,7 +66,7 @@ impl App {
     }
 }
 
-fn runner(pool: &PgPool) -> Runner<PgEventStore, Accounts> {
+fn runner<P: Projection>(pool: &PgPool, projection: P) -> Runner<PgEventStore, P> {
     let config = ProjectionsConfig {
         batch_events_max: 7,
         ..Default::default()
@@ -74,20 +74,25 @@ fn runner(pool: &PgPool) -> Runner<PgEventStore, Accounts> {
     Runner::new(
         PgEventStore::new(pool.clone()),
         pool.clone(),
-        Accounts,
+        projection,
         config,
     )
     .expect("runner")
 }
 
-async fn project(pool: &PgPool) {
-    let runner = runner(pool);
+async fn drive<P: Projection>(runner: &Runner<PgEventStore, P>) {
     for _ in 0..STEPS_MAX {
         if runner.step().await.expect("step") == Step::Idle {
             return;
         }
     }
     panic!("not idle after {STEPS_MAX} steps");
+}
+
+/// Drives both account projections to idle, as `serve` would.
+async fn project(pool: &PgPool) {
+    drive(&runner(pool, Balances)).await;
+    drive(&runner(pool, Statements)).await;
 }
 
 const ACCOUNT: &str = r#"

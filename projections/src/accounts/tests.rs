@@ -75,18 +75,14 @@ fn opening_and_deposit_become_a_wallet_row_and_two_postings() {
         recorded(9, "account-alice", 2, &deposit),
     ];
 
-    let batch = Batch::from_events(&events).expect("decodes");
+    let batch = Batch::from_events(&events, Rows::Balances).expect("decodes");
 
     assert_eq!(batch.opened.account_id, vec!["alice"]);
     assert_eq!(batch.opened.credit_limit, vec![300]);
     assert_eq!(batch.opened.version, vec![1]);
     assert_eq!(batch.opened.position, vec![7]);
-    let p = &batch.postings;
+    let p = &batch.sums;
     assert_eq!(p.account_id, vec!["cash", "alice"]);
-    assert_eq!(p.counterparty, vec!["alice", "cash"]);
-    assert_eq!(p.amount, vec![-500, 500]);
-    assert_eq!(p.phase, vec!["posted", "posted"]);
-    assert_eq!(p.code, vec!["deposit", "deposit"]);
     assert_eq!(
         p.version,
         vec![None, Some(2)],
@@ -94,8 +90,18 @@ fn opening_and_deposit_become_a_wallet_row_and_two_postings() {
     );
     assert_eq!(p.posted_debits, vec![500, 0]);
     assert_eq!(p.posted_credits, vec![0, 500]);
+    assert!(batch.lines.account_id.is_empty(), "balances build no lines");
+
+    let l = Batch::from_events(&events, Rows::Statement)
+        .expect("decodes")
+        .lines;
+    assert_eq!(l.account_id, vec!["cash", "alice"]);
+    assert_eq!(l.counterparty, vec!["alice", "cash"]);
+    assert_eq!(l.amount, vec![-500, 500]);
+    assert_eq!(l.phase, vec!["posted", "posted"]);
+    assert_eq!(l.code, vec!["deposit", "deposit"]);
     assert_eq!(
-        p.description,
+        l.description,
         vec![Some("top-up".into()), Some("top-up".into())]
     );
 }
@@ -117,11 +123,16 @@ fn each_hold_phase_moves_the_right_sums() {
         recorded(3, "account-alice", 4, &hold(WalletEvent::HoldVoided)),
     ];
 
-    let p = Batch::from_events(&events).expect("decodes").postings;
+    let p = Batch::from_events(&events, Rows::Balances)
+        .expect("decodes")
+        .sums;
+    let l = Batch::from_events(&events, Rows::Statement)
+        .expect("decodes")
+        .lines;
 
     // Rows alternate debit (alice), credit (house).
     assert_eq!(
-        p.phase,
+        l.phase,
         vec![
             "pending",
             "pending",
@@ -135,8 +146,8 @@ fn each_hold_phase_moves_the_right_sums() {
     assert_eq!(p.pending_credits, vec![0, 40, 0, -40, 0, -40]);
     assert_eq!(p.posted_debits, vec![0, 0, 40, 0, 0, 0]);
     assert_eq!(p.posted_credits, vec![0, 0, 0, 40, 0, 0]);
-    assert_eq!(p.amount, vec![-40, 40, -40, 40, -40, 40]);
-    assert!(p.hold_id.iter().all(|h| *h == Some(hold_id.as_uuid())));
+    assert_eq!(l.amount, vec![-40, 40, -40, 40, -40, 40]);
+    assert!(l.hold_id.iter().all(|h| *h == Some(hold_id.as_uuid())));
 }
 
 #[test]
@@ -149,9 +160,11 @@ fn events_of_other_types_are_skipped() {
         serde_json::json!({ "x": 1 }),
     )];
 
-    let batch = Batch::from_events(&events).expect("skips");
-
-    assert_eq!(batch, Batch::default());
+    for rows in [Rows::Balances, Rows::Statement] {
+        let batch = Batch::from_events(&events, rows).expect("skips");
+        assert!(batch.opened.account_id.is_empty() && batch.sums.account_id.is_empty());
+        assert!(batch.lines.account_id.is_empty());
+    }
 }
 
 #[test]
@@ -161,7 +174,7 @@ fn a_wallet_event_that_does_not_decode_is_an_error() {
     unknown_version.schema_version = 99;
 
     for event in [bad_payload, unknown_version] {
-        let result = Batch::from_events(std::slice::from_ref(&event));
+        let result = Batch::from_events(std::slice::from_ref(&event), Rows::Balances);
         assert!(
             matches!(&result, Err(Error::Event { position, .. }) if *position == event.global_position),
             "{result:?}"
@@ -176,7 +189,7 @@ fn a_wallet_opened_twice_in_a_batch_is_one_row() {
         recorded(2, "account-alice", 1, &opened()),
     ];
 
-    let batch = Batch::from_events(&events).expect("decodes");
+    let batch = Batch::from_events(&events, Rows::Balances).expect("decodes");
 
     assert_eq!(batch.opened.position, vec![2], "the later one wins");
 }
