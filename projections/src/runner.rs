@@ -253,11 +253,8 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
             prefetch.read.abort();
             return None;
         }
-        match prefetch.read.await {
-            Ok(events) => Some(events),
-            // A read that panicked or was cancelled is simply read again.
-            Err(_) => None,
-        }
+        // A read that panicked or was cancelled is simply read again.
+        prefetch.read.await.ok()
     }
 
     /// Steps until idle, then sleeps until new events are announced (or the
