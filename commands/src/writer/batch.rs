@@ -84,13 +84,24 @@ impl Shard {
     /// Decides and commits one batch; returns what must go another round.
     async fn process(&self, batch: Vec<Pending>) -> VecDeque<Pending> {
         let mut retry = VecDeque::new();
-        let unrecorded = match self.answer_recorded(batch).await {
+        // A command seen for the first time is decided without asking the
+        // store whether its key is known: a known key makes the append
+        // conflict (the commands table's key), and the command comes back
+        // here for another round, where the record answers it. That keeps
+        // the common case at one round trip per batch.
+        let (again, first): (Vec<Pending>, Vec<Pending>) =
+            batch.into_iter().partition(|p| p.rounds > 0);
+        let mut unrecorded = match self.answer_recorded(again).await {
             Ok(unrecorded) => unrecorded,
             Err((err, items)) => {
                 self.unavailable(items, &err);
+                self.unavailable(first, &err);
                 return retry;
             }
         };
+        // Commands going round again came first, and stay ahead of newer
+        // ones of the same stream.
+        unrecorded.extend(first);
         // A key repeated within the batch waits one round for the first
         // one's record, then gets the recorded answer.
         let (fresh, repeats) = split_repeats(unrecorded);

@@ -184,104 +184,106 @@ enum Attempt {
     Conflicted(HashSet<usize>),
 }
 
+/// SQLSTATE that `events_append` raises when streams conflict; DETAIL holds
+/// their ids as a JSON array.
+const CONFLICT_SQLSTATE: &str = "BL409";
+
+/// One attempt at a batch: a single `events_append` statement, which is its
+/// own transaction (autocommit), so the whole group commit is one round trip.
 async fn try_append_on(
     conn: &mut PoolConnection<Postgres>,
     batch: &[Prepared<'_>],
     active: &[usize],
     recorded_at: DateTime<Utc>,
 ) -> Result<Attempt, Error> {
-    sqlx::query("BEGIN").execute(&mut **conn).await?;
-    let mut positions = HashMap::new();
-    let mut conflicted = HashSet::new();
-
-    let writers: Vec<usize> = active
+    let index: HashMap<&str, usize> = active
         .iter()
-        .copied()
-        .filter(|&i| !batch[i].events.is_empty())
+        .map(|&i| (batch[i].append.stream_id.as_str(), i))
         .collect();
-    if !writers.is_empty() {
-        let inserted = insert_events(conn, batch, &writers, recorded_at).await?;
-        let index: HashMap<&str, usize> = writers
-            .iter()
-            .map(|&i| (batch[i].append.stream_id.as_str(), i))
-            .collect();
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for (stream, version, position) in inserted {
-            if let Some(&i) = index.get(stream.as_str()) {
-                positions.insert((i, version), position);
-                *counts.entry(i).or_default() += 1;
-            }
+    let mut events = EventColumns::default();
+    let mut readers: (Vec<String>, Vec<i64>) = (Vec::new(), Vec::new());
+    let mut commands = CommandColumns::default();
+    for &i in active {
+        let p = &batch[i];
+        let stream = p.append.stream_id.as_str();
+        for e in &p.events {
+            events.push(stream, e, recorded_at);
         }
-        conflicted.extend(
-            writers
+        if p.events.is_empty() {
+            // Rejected commands only: nothing to conflict on but the version
+            // they were decided against, which the function checks.
+            readers.0.push(stream.to_owned());
+            readers.1.push(p.append.expected.version);
+        }
+        for (command, last) in p.append.commands.iter().zip(&p.last_event) {
+            commands.id.push(command.command_id.clone());
+            commands.stream.push(stream.to_owned());
+            commands.hash.push(command.request_hash.clone());
+            commands.outcome.push(command.outcome.clone());
+            commands
+                .last_version
+                .push(last.map(|e| p.events[e].version));
+        }
+    }
+    let result = sqlx::query(include_str!("append.sql"))
+        .bind(events.stream_id)
+        .bind(events.version)
+        .bind(events.event_id)
+        .bind(events.command_id)
+        .bind(events.event_type)
+        .bind(events.schema_version)
+        .bind(events.payload)
+        .bind(events.metadata)
+        .bind(events.recorded_at)
+        .bind(events.prev_hash)
+        .bind(events.hash)
+        .bind(commands.id)
+        .bind(commands.stream)
+        .bind(commands.hash)
+        .bind(commands.outcome)
+        .bind(commands.last_version)
+        .bind(readers.0)
+        .bind(readers.1)
+        .fetch_all(&mut **conn)
+        .await;
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(CONFLICT_SQLSTATE) => {
+            let detail = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| pg.detail())
+                .unwrap_or("[]");
+            let streams: Vec<String> = serde_json::from_str(detail).unwrap_or_default();
+            let conflicted: HashSet<usize> = streams
                 .iter()
-                .copied()
-                .filter(|i| counts.get(i) != Some(&batch[*i].events.len())),
-        );
+                .filter_map(|s| index.get(s.as_str()).copied())
+                .collect();
+            if conflicted.is_empty() {
+                // Unreadable detail: treat the whole attempt as conflicted
+                // rather than guess which stream it was.
+                return Ok(Attempt::Conflicted(active.iter().copied().collect()));
+            }
+            return Ok(Attempt::Conflicted(conflicted));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let mut positions = HashMap::new();
+    for row in &rows {
+        let stream: String = row.try_get(0)?;
+        if let Some(&i) = index.get(stream.as_str()) {
+            positions.insert((i, row.try_get::<i64, _>(1)?), row.try_get::<i64, _>(2)?);
+        }
     }
-
-    // Streams whose commands were all rejected write no event that could
-    // conflict, so check that what they were decided against is still current.
-    let readers: Vec<usize> = active
-        .iter()
-        .copied()
-        .filter(|&i| batch[i].events.is_empty())
-        .collect();
-    if !readers.is_empty() {
-        conflicted.extend(moved_streams(conn, batch, &readers).await?);
-    }
-    if !conflicted.is_empty() {
-        sqlx::query("ROLLBACK").execute(&mut **conn).await?;
-        return Ok(Attempt::Conflicted(conflicted));
-    }
-
-    let duplicates = insert_commands(conn, batch, active, &positions).await?;
-    if !duplicates.is_empty() {
-        sqlx::query("ROLLBACK").execute(&mut **conn).await?;
-        return Ok(Attempt::Conflicted(duplicates));
-    }
-    sqlx::query("COMMIT").execute(&mut **conn).await?;
     Ok(Attempt::Committed(positions))
 }
 
-async fn insert_events(
-    conn: &mut PoolConnection<Postgres>,
-    batch: &[Prepared<'_>],
-    writers: &[usize],
-    recorded_at: DateTime<Utc>,
-) -> Result<Vec<(String, i64, i64)>, Error> {
-    let rows = writers
-        .iter()
-        .flat_map(|&i| batch[i].events.iter().map(move |e| (i, e)));
-    let count = writers.iter().map(|&i| batch[i].events.len()).sum();
-    let mut cols = EventColumns::with_capacity(count);
-    for (i, e) in rows {
-        cols.push(batch[i].append.stream_id.as_str(), e, recorded_at);
-    }
-    sqlx::query("SELECT events_append_begin()")
-        .execute(&mut **conn)
-        .await?;
-    let inserted = sqlx::query(include_str!("append_events.sql"))
-        .bind(cols.stream_id)
-        .bind(cols.version)
-        .bind(cols.event_id)
-        .bind(cols.command_id)
-        .bind(cols.event_type)
-        .bind(cols.schema_version)
-        .bind(cols.payload)
-        .bind(cols.metadata)
-        .bind(cols.recorded_at)
-        .bind(cols.prev_hash)
-        .bind(cols.hash)
-        .fetch_all(&mut **conn)
-        .await?;
-    sqlx::query("SELECT events_append_end()")
-        .execute(&mut **conn)
-        .await?;
-    inserted
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect()
+#[derive(Default)]
+struct CommandColumns {
+    id: Vec<String>,
+    stream: Vec<String>,
+    hash: Vec<Vec<u8>>,
+    outcome: Vec<serde_json::Value>,
+    last_version: Vec<Option<i64>>,
 }
 
 #[derive(Default)]
@@ -300,22 +302,6 @@ struct EventColumns {
 }
 
 impl EventColumns {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            stream_id: Vec::with_capacity(n),
-            version: Vec::with_capacity(n),
-            event_id: Vec::with_capacity(n),
-            command_id: Vec::with_capacity(n),
-            event_type: Vec::with_capacity(n),
-            schema_version: Vec::with_capacity(n),
-            payload: Vec::with_capacity(n),
-            metadata: Vec::with_capacity(n),
-            recorded_at: Vec::with_capacity(n),
-            prev_hash: Vec::with_capacity(n),
-            hash: Vec::with_capacity(n),
-        }
-    }
-
     fn push(&mut self, stream_id: &str, e: &EventRow, recorded_at: DateTime<Utc>) {
         self.stream_id.push(stream_id.to_owned());
         self.version.push(e.version);
@@ -329,82 +315,6 @@ impl EventColumns {
         self.prev_hash.push(e.prev_hash.map(|h| h.to_vec()));
         self.hash.push(e.hash.to_vec());
     }
-}
-
-async fn moved_streams(
-    conn: &mut PoolConnection<Postgres>,
-    batch: &[Prepared<'_>],
-    readers: &[usize],
-) -> Result<Vec<usize>, Error> {
-    let ids: Vec<String> = readers
-        .iter()
-        .map(|&i| batch[i].append.stream_id.as_str().to_owned())
-        .collect();
-    let versions: Vec<i64> = readers
-        .iter()
-        .map(|&i| batch[i].append.expected.version)
-        .collect();
-    let rows = sqlx::query(include_str!("moved_streams.sql"))
-        .bind(&ids)
-        .bind(versions)
-        .fetch_all(&mut **conn)
-        .await?;
-    let moved: HashSet<String> = rows
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    Ok(readers
-        .iter()
-        .copied()
-        .filter(|&i| moved.contains(batch[i].append.stream_id.as_str()))
-        .collect())
-}
-
-/// Records the commands; returns the streams holding a command id that was
-/// already recorded (by another node, or an earlier batch).
-async fn insert_commands(
-    conn: &mut PoolConnection<Postgres>,
-    batch: &[Prepared<'_>],
-    active: &[usize],
-    positions: &HashMap<(usize, i64), i64>,
-) -> Result<HashSet<usize>, Error> {
-    let mut ids = Vec::new();
-    let mut streams = Vec::new();
-    let mut hashes = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut lasts = Vec::new();
-    let mut owner: HashMap<String, usize> = HashMap::new();
-    for &i in active {
-        let p = &batch[i];
-        for (command, last) in p.append.commands.iter().zip(&p.last_event) {
-            ids.push(command.command_id.clone());
-            streams.push(p.append.stream_id.as_str().to_owned());
-            hashes.push(command.request_hash.clone());
-            outcomes.push(command.outcome.clone());
-            lasts.push(last.and_then(|e| positions.get(&(i, p.events[e].version)).copied()));
-            owner.insert(command.command_id.clone(), i);
-        }
-    }
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows = sqlx::query(include_str!("append_commands.sql"))
-        .bind(&ids)
-        .bind(streams)
-        .bind(hashes)
-        .bind(outcomes)
-        .bind(lasts)
-        .fetch_all(&mut **conn)
-        .await?;
-    let recorded: HashSet<String> = rows
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    Ok(ids
-        .iter()
-        .filter(|id| !recorded.contains(*id))
-        .filter_map(|id| owner.get(id).copied())
-        .collect())
 }
 
 fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
