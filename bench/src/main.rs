@@ -1,0 +1,73 @@
+//! `bench`: the benchmark harness (issue 3, `docs/benchmarks.md`).
+//!
+//! - `http`: load on a running `betledger serve` over its real HTTP APIs.
+//! - `baseline init|run`: the per-request design under pgbench, same mix.
+//! - `replay`: rebuilding the balances projection from a large log.
+//! - `batch-sizes`: the writer's batch sizes, from a server log.
+//! - `summary`: the tables of `docs/benchmarks.md` from a results file.
+//!
+//! `scripts/bench` runs them all in order; each also runs on its own.
+
+mod baseline;
+mod batches;
+mod cpu;
+mod db;
+mod http;
+mod mix;
+mod replay;
+mod report;
+mod rss;
+mod schedule;
+mod summary;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Benchmarks betledger against a per-request baseline; see docs/benchmarks.md."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Drives a running `betledger serve` over HTTP with N keep-alive
+    /// connections for a bounded time, and reports commands/s, latency
+    /// percentiles, rejected vs failed, projection lag and peak RSS.
+    Http(Box<http::HttpArgs>),
+    /// The baseline: one PL/pgSQL function per operation with a row lock,
+    /// one transaction per request, driven by pgbench.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
+    /// Fills a fresh database with wallet events and times the balances
+    /// projection replaying them from position 0.
+    Replay(Box<replay::ReplayArgs>),
+    /// Summarises the writer's batch sizes from a server log (run the
+    /// server with RUST_LOG=info,commands=debug).
+    BatchSizes(batches::BatchSizesArgs),
+    /// Prints the results tables (rounds, medians, ratio, targets) from a
+    /// results file.
+    Summary(summary::SummaryArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let outcome = match Cli::parse().command {
+        Command::Http(args) => http::run(*args).await,
+        Command::Baseline(command) => baseline::run(command).await,
+        Command::Replay(args) => replay::run(*args).await,
+        Command::BatchSizes(args) => batches::run(args),
+        Command::Summary(args) => summary::run(args),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
