@@ -96,8 +96,9 @@ struct ServeArgs {
     /// Writer loops (each commits its own batches; a stream always uses one).
     #[arg(long, env = "WRITER_SHARDS", default_value_t = 2)]
     writer_shards: usize,
-    /// Most events a projection applies in one transaction.
-    #[arg(long, env = "PROJECTION_BATCH_EVENTS_MAX", default_value_t = 1_000)]
+    /// Most events a projection applies in one transaction (1 to 100000).
+    /// Larger batches catch up faster; a batch takes only what is readable.
+    #[arg(long, env = "PROJECTION_BATCH_EVENTS_MAX", default_value_t = 10_000)]
     projection_batch_events_max: usize,
     /// How often an idle projection reads the log even without a NOTIFY.
     #[arg(long, env = "PROJECTION_POLL_INTERVAL_MS", default_value_t = 500)]

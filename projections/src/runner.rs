@@ -115,7 +115,7 @@ pub struct ProjectionsConfig {
 impl Default for ProjectionsConfig {
     fn default() -> Self {
         Self {
-            batch_events_max: 1000,
+            batch_events_max: 10_000,
             poll_interval_ms: 500,
             retry_backoff_max_ms: 10_000,
         }
