@@ -10,6 +10,8 @@ pub mod ids;
 pub mod money;
 pub mod rejection;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transfer;
 pub mod wallet;
 

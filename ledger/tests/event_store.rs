@@ -327,21 +327,27 @@ async fn a_subscriber_sees_every_event_once_in_order(pool: PgPool) {
         }));
     }
 
+    // Set once every writer has finished: how many events exist in all.
+    let total = Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
     let subscriber = {
         let store = store.clone();
+        let total = total.clone();
         tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut after = 0;
+            // Stops when it has seen as many events as exist, or at the
+            // deadline (then the assertions below say what it missed). An
+            // idle read is not the end: a transaction anywhere in the
+            // cluster can hold gap-safe reads back for a while.
             let deadline = Instant::now() + Duration::from_secs(30);
-            let mut idle_reads = 0;
-            while Instant::now() < deadline && idle_reads < 20 {
+            while Instant::now() < deadline
+                && seen.len() < total.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 let events = store.read_all(after, 37).await.expect("read_all");
                 if events.is_empty() {
-                    idle_reads += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                idle_reads = 0;
                 for e in events {
                     assert!(
                         e.global_position > after,
@@ -360,13 +366,13 @@ async fn a_subscriber_sees_every_event_once_in_order(pool: PgPool) {
         appender.await.expect("appender");
     }
     slow.await.expect("slow");
-    let seen = subscriber.await.expect("subscriber");
-
     let all: Vec<i64> =
         sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
             .fetch_all(&pool)
             .await
             .expect("positions");
+    total.store(all.len(), std::sync::atomic::Ordering::SeqCst);
+    let seen = subscriber.await.expect("subscriber");
     let expected_count = APPENDERS * ROUNDS * STREAMS_PER_APPENDER / 3 + 1;
     assert!(
         all.len() >= expected_count - APPENDERS * ROUNDS,
@@ -433,7 +439,16 @@ async fn the_slim_log_matches_the_full_one(pool: PgPool) {
             .expect("append");
         head = committed_head(&outcome);
     }
-    let full = store.read_all(0, 100).await.expect("read_all");
+    // Gap-safe reads may hold back for a moment while a transaction anywhere
+    // in the cluster (another test's, say) is open: wait until all are in.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let full = loop {
+        let full = store.read_all(0, 100).await.expect("read_all");
+        if full.len() == 8 || Instant::now() > deadline {
+            break full;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let slim = store.read_log(0, 100).await.expect("read_log");
     assert_eq!(full.len(), 8);
     assert_eq!(slim.len(), full.len());

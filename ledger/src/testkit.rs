@@ -1,0 +1,244 @@
+//! Test support for crates that read the log (behind the `testkit`
+//! feature, which only test builds enable): makes wallet events the way the
+//! command side does, with the real `decide` and
+//! `PgEventStore::append_batch`, and keeps the audit `Book` of what was
+//! appended, to compare read models with. It panics on any failure: it is
+//! for tests only.
+
+use std::collections::HashMap;
+
+use crate::book::Book;
+use crate::store::{
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
+};
+use crate::wallet::{decide, Description, WalletCommand, WalletState, SCHEMA_VERSION};
+use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
+use sqlx::PgPool;
+
+pub struct Wallets {
+    pub store: PgEventStore,
+    pub book: Book,
+    /// The global position of the last event appended.
+    pub last_position: i64,
+    streams: HashMap<String, Stream>,
+    /// Streams with decided, not yet appended commands, in first-use order.
+    queued: Vec<String>,
+    commands: u64,
+}
+
+struct Stream {
+    state: WalletState,
+    /// What the store holds; `queued` commands were decided after it.
+    head: StreamHead,
+    queued: Vec<CommandAppend>,
+}
+
+impl Wallets {
+    pub fn new(pool: &PgPool) -> Self {
+        Self {
+            store: PgEventStore::new(pool.clone()),
+            book: Book::default(),
+            last_position: 0,
+            streams: HashMap::new(),
+            queued: Vec::new(),
+            commands: 0,
+        }
+    }
+
+    /// Decides `command` on `account`'s wallet and queues its events for the
+    /// next `flush`. Panics on a rejection: tests only send valid commands.
+    pub fn run(&mut self, account: &str, command: WalletCommand) {
+        let stream = self
+            .streams
+            .entry(account.to_owned())
+            .or_insert_with(|| Stream {
+                state: WalletState::default(),
+                head: StreamHead::EMPTY,
+                queued: Vec::new(),
+            });
+        let events = decide(&stream.state, &command)
+            .unwrap_or_else(|r| panic!("{account}: {command:?} rejected: {r:?}"));
+        for event in &events {
+            stream.state = std::mem::take(&mut stream.state).evolve(event);
+            if let Some((transfer, phase)) = event.transfer() {
+                self.book.apply(transfer, phase);
+            }
+        }
+        self.commands += 1;
+        stream.queued.push(CommandAppend {
+            command_id: format!("test-{}", self.commands),
+            request_hash: Vec::new(),
+            outcome: serde_json::Value::Null,
+            events: events
+                .iter()
+                .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                .collect(),
+        });
+        if !self.queued.iter().any(|a| a == account) {
+            self.queued.push(account.to_owned());
+        }
+    }
+
+    /// Appends everything queued in one batch; returns the last position.
+    pub async fn flush(&mut self) -> i64 {
+        let mut batch = Vec::new();
+        for account in &self.queued {
+            let stream = self.streams.get_mut(account).expect("queued stream");
+            batch.push(StreamAppend {
+                stream_id: StreamId::account(&AccountId::parse(account).expect("id")),
+                expected: stream.head,
+                commands: std::mem::take(&mut stream.queued),
+            });
+        }
+        let accounts = std::mem::take(&mut self.queued);
+        let outcomes = self.store.append_batch(batch).await.expect("append");
+        for (account, outcome) in accounts.iter().zip(outcomes) {
+            match outcome {
+                AppendOutcome::Committed {
+                    head,
+                    last_positions,
+                } => {
+                    self.streams.get_mut(account).expect("stream").head = head;
+                    let last = last_positions.into_iter().flatten().max().unwrap_or(0);
+                    self.last_position = self.last_position.max(last);
+                }
+                AppendOutcome::Conflict => panic!("{account}: conflict in a test append"),
+            }
+        }
+        visible(&self.store, self.last_position).await;
+        self.last_position
+    }
+
+    /// Appends raw events to a stream of their own (not a wallet); returns
+    /// the last position once readers can see it.
+    pub async fn append_raw(&mut self, stream: &str, events: Vec<NewEvent>) -> i64 {
+        self.commands += 1;
+        let outcome = self
+            .store
+            .append(
+                StreamId::new(stream),
+                StreamHead::EMPTY,
+                events,
+                format!("raw-{}", self.commands),
+            )
+            .await
+            .expect("append raw");
+        let AppendOutcome::Committed { last_positions, .. } = outcome else {
+            panic!("{stream}: conflict in a raw append");
+        };
+        let last = last_positions.into_iter().flatten().max().expect("events");
+        self.last_position = self.last_position.max(last);
+        visible(&self.store, last).await;
+        last
+    }
+
+    /// The wallet's stream version in the store.
+    pub fn version(&self, account: &str) -> i64 {
+        self.streams.get(account).map_or(0, |s| s.head.version)
+    }
+
+    pub fn credit_limit(&self, account: &str) -> i64 {
+        self.streams
+            .get(account)
+            .and_then(|s| s.state.wallet.as_ref())
+            .map_or(0, |w| w.credit_limit.get())
+    }
+
+    pub fn open(&mut self, account: &str, currency: &str, credit_limit: i64) {
+        self.run(
+            account,
+            WalletCommand::Open {
+                account: AccountId::parse(account).expect("id"),
+                currency: Currency::parse(currency).expect("currency"),
+                credit_limit: CreditLimit::new(credit_limit).expect("limit"),
+            },
+        );
+    }
+
+    pub fn deposit(&mut self, account: &str, amount: i64) {
+        self.run(
+            account,
+            WalletCommand::Deposit {
+                transfer_id: TransferId::generate(),
+                amount: Amount::new(amount).expect("amount"),
+                currency: None,
+                description: Some(Description::parse("top-up").expect("description")),
+            },
+        );
+    }
+
+    pub fn withdraw(&mut self, account: &str, amount: i64) {
+        self.run(
+            account,
+            WalletCommand::Withdraw {
+                transfer_id: TransferId::generate(),
+                amount: Amount::new(amount).expect("amount"),
+                currency: None,
+                description: None,
+            },
+        );
+    }
+
+    pub fn place_hold(&mut self, account: &str, amount: i64) -> HoldId {
+        let hold_id = HoldId::generate();
+        self.run(
+            account,
+            WalletCommand::PlaceHold {
+                hold_id,
+                amount: Amount::new(amount).expect("amount"),
+                currency: None,
+                description: Some(Description::parse("bet stake").expect("description")),
+            },
+        );
+        hold_id
+    }
+
+    pub fn post_hold(&mut self, account: &str, hold_id: HoldId) {
+        self.run(account, WalletCommand::PostHold { hold_id });
+    }
+
+    pub fn void_hold(&mut self, account: &str, hold_id: HoldId) {
+        self.run(account, WalletCommand::VoidHold { hold_id });
+    }
+
+    /// A deterministic mix of every kind of wallet event over `accounts`
+    /// wallets (two currencies, some with credit), about `rounds * 6`
+    /// events per wallet, appended in `rounds` batches so that streams
+    /// interleave in the log.
+    pub async fn busy_log(&mut self, accounts: usize, rounds: usize) -> i64 {
+        let names: Vec<String> = (0..accounts).map(|i| format!("player-{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let currency = if i % 3 == 0 { "BRL" } else { "EUR" };
+            self.open(name, currency, (i as i64 % 4) * 250);
+        }
+        self.flush().await;
+        for round in 0..rounds {
+            for (i, name) in names.iter().enumerate() {
+                let n = (round * accounts + i) as i64;
+                self.deposit(name, 1_000 + n % 97);
+                self.withdraw(name, 300 + n % 53);
+                let posted = self.place_hold(name, 200 + n % 31);
+                let voided = self.place_hold(name, 100 + n % 17);
+                self.post_hold(name, posted);
+                self.void_hold(name, voided);
+            }
+            self.flush().await;
+        }
+        self.last_position
+    }
+}
+
+/// Waits until gap-safe readers see the event at `position`. They may not
+/// at once: the read holds back events newer than the oldest transaction
+/// still running anywhere in the cluster, such as another test's.
+pub async fn visible(store: &PgEventStore, position: i64) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let next = store.read_all(position - 1, 1).await.expect("read");
+        if next.first().map(|e| e.global_position) == Some(position) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("position {position} not readable after 30 s");
+}
