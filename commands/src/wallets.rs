@@ -139,27 +139,82 @@ fn amount_and_currency(
     Ok((amount, currency, description))
 }
 
+/// The three commands that move money on a wallet: one request shape, one
+/// way to handle it, a different command and answer each.
+#[derive(Clone, Copy)]
+enum Movement {
+    Deposit,
+    Withdrawal,
+    Hold,
+}
+
+impl Movement {
+    fn route(self) -> &'static str {
+        match self {
+            Self::Deposit => "deposits",
+            Self::Withdrawal => "withdrawals",
+            Self::Hold => "holds",
+        }
+    }
+
+    fn command(
+        self,
+        amount: Amount,
+        currency: Option<Currency>,
+        description: Option<Description>,
+    ) -> WalletCommand {
+        match self {
+            Self::Deposit => WalletCommand::Deposit {
+                transfer_id: TransferId::generate(),
+                amount,
+                currency,
+                description,
+            },
+            Self::Withdrawal => WalletCommand::Withdraw {
+                transfer_id: TransferId::generate(),
+                amount,
+                currency,
+                description,
+            },
+            Self::Hold => WalletCommand::PlaceHold {
+                hold_id: HoldId::generate(),
+                amount,
+                currency,
+                description,
+            },
+        }
+    }
+
+    fn render(self) -> Render {
+        match self {
+            Self::Deposit | Self::Withdrawal => render_moved,
+            Self::Hold => render_hold,
+        }
+    }
+}
+
+async fn move_funds(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+    movement: Movement,
+) -> Result<Reply, ApiError> {
+    let route = format!("POST /v1/accounts/{id}/{}", movement.route());
+    let (request, parsed) = parse::<MoveFunds>(state, &route, headers, raw)?;
+    let account = AccountId::parse(id)?;
+    let (amount, currency, description) = amount_and_currency(&request)?;
+    let command = movement.command(amount, currency, description);
+    submit(state, parsed, &account, command, movement.render()).await
+}
+
 async fn deposit(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Reply, ApiError> {
-    let (request, parsed) = parse::<MoveFunds>(
-        &state,
-        &format!("POST /v1/accounts/{id}/deposits"),
-        &headers,
-        raw,
-    )?;
-    let account = AccountId::parse(&id)?;
-    let (amount, currency, description) = amount_and_currency(&request)?;
-    let command = WalletCommand::Deposit {
-        transfer_id: TransferId::generate(),
-        amount,
-        currency,
-        description,
-    };
-    submit(&state, parsed, &account, command, render_moved).await
+    move_funds(&state, &id, &headers, raw, Movement::Deposit).await
 }
 
 async fn withdraw(
@@ -168,21 +223,7 @@ async fn withdraw(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Reply, ApiError> {
-    let (request, parsed) = parse::<MoveFunds>(
-        &state,
-        &format!("POST /v1/accounts/{id}/withdrawals"),
-        &headers,
-        raw,
-    )?;
-    let account = AccountId::parse(&id)?;
-    let (amount, currency, description) = amount_and_currency(&request)?;
-    let command = WalletCommand::Withdraw {
-        transfer_id: TransferId::generate(),
-        amount,
-        currency,
-        description,
-    };
-    submit(&state, parsed, &account, command, render_moved).await
+    move_funds(&state, &id, &headers, raw, Movement::Withdrawal).await
 }
 
 async fn place_hold(
@@ -191,21 +232,7 @@ async fn place_hold(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Reply, ApiError> {
-    let (request, parsed) = parse::<MoveFunds>(
-        &state,
-        &format!("POST /v1/accounts/{id}/holds"),
-        &headers,
-        raw,
-    )?;
-    let account = AccountId::parse(&id)?;
-    let (amount, currency, description) = amount_and_currency(&request)?;
-    let command = WalletCommand::PlaceHold {
-        hold_id: HoldId::generate(),
-        amount,
-        currency,
-        description,
-    };
-    submit(&state, parsed, &account, command, render_hold).await
+    move_funds(&state, &id, &headers, raw, Movement::Hold).await
 }
 
 async fn post_hold(
