@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ledger::testkit::database_url;
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 
@@ -13,18 +14,6 @@ use tokio::process::{Child, Command};
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
-}
-
-/// The URL of this test's own database, on the server DATABASE_URL names.
-fn database_url(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let (server, _) = base.rsplit_once('/').expect("a database URL");
-    let name = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_owned();
-    format!("{server}/{name}")
 }
 
 struct Node {

@@ -242,3 +242,16 @@ pub async fn visible(store: &PgEventStore, position: i64) {
     }
     panic!("position {position} not readable after 30 s");
 }
+
+/// The URL of `pool`'s database (a `#[sqlx::test]` database) on the server
+/// that `DATABASE_URL` names: for tests that start processes against it.
+pub fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').expect("a database URL");
+    let name = pool
+        .connect_options()
+        .get_database()
+        .expect("database name")
+        .to_owned();
+    format!("{server}/{name}")
+}

@@ -2,20 +2,10 @@
 //! event whose stored bytes were changed behind the trigger's back.
 
 use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
+use ledger::testkit::database_url;
 use ledger::wallet::{decide, WalletCommand, WalletState, SCHEMA_VERSION};
 use ledger::{AccountId, Amount, CreditLimit, Currency, StreamId, TransferId};
 use sqlx::PgPool;
-
-fn database_url(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let (server, _) = base.rsplit_once('/').expect("a database URL");
-    let name = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_owned();
-    format!("{server}/{name}")
-}
 
 fn verify(pool: &PgPool) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_replay-tools"))
