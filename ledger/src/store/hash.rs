@@ -26,21 +26,56 @@ pub struct EventContent<'a> {
 }
 
 pub fn event_hash(prev: Option<&[u8]>, content: &EventContent<'_>) -> Hash {
-    let envelope = serde_json::json!({
-        "stream_id": content.stream_id,
-        "stream_version": content.stream_version,
-        "event_id": content.event_id.to_string(),
-        "command_id": content.command_id,
-        "event_type": content.event_type,
-        "schema_version": content.schema_version,
-        "payload": content.payload,
-        "metadata": content.metadata,
-        "recorded_at_us": content.recorded_at.timestamp_micros(),
-    });
+    let payload = canonical_json(content.payload);
+    let metadata = canonical_json(content.metadata);
+    event_hash_canonical(prev, content, &payload, &metadata)
+}
+
+/// [`event_hash`] for a caller that already holds the canonical bytes of the
+/// payload and metadata (the writer stores those same bytes, so it makes
+/// them once).
+pub fn event_hash_canonical(
+    prev: Option<&[u8]>,
+    content: &EventContent<'_>,
+    payload: &[u8],
+    metadata: &[u8],
+) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update(prev.unwrap_or_default());
-    hasher.update(canonical_json(&envelope));
+    hasher.update(envelope_bytes(content, payload, metadata));
     hasher.finalize().into()
+}
+
+/// The canonical bytes of the envelope the hash covers: its keys in sorted
+/// order, written directly so the payload is not copied into another tree.
+fn envelope_bytes(content: &EventContent<'_>, payload: &[u8], metadata: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192 + payload.len() + metadata.len());
+    out.extend_from_slice(b"{\"command_id\":");
+    write_str(content.command_id, &mut out);
+    out.extend_from_slice(b",\"event_id\":");
+    write_str(&content.event_id.to_string(), &mut out);
+    out.extend_from_slice(b",\"event_type\":");
+    write_str(content.event_type, &mut out);
+    out.extend_from_slice(b",\"metadata\":");
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(b",\"payload\":");
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b",\"recorded_at_us\":");
+    out.extend_from_slice(
+        content
+            .recorded_at
+            .timestamp_micros()
+            .to_string()
+            .as_bytes(),
+    );
+    out.extend_from_slice(b",\"schema_version\":");
+    out.extend_from_slice(content.schema_version.to_string().as_bytes());
+    out.extend_from_slice(b",\"stream_id\":");
+    write_str(content.stream_id, &mut out);
+    out.extend_from_slice(b",\"stream_version\":");
+    out.extend_from_slice(content.stream_version.to_string().as_bytes());
+    out.push(b'}');
+    out
 }
 
 /// JSON with sorted keys and no insignificant whitespace.
@@ -60,7 +95,7 @@ fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_scalar(&serde_json::Value::String(key.clone()), out);
+                write_str(key, out);
                 out.push(b':');
                 if let Some(v) = map.get(key) {
                     write_canonical(v, out);
@@ -82,6 +117,11 @@ fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     }
 }
 
+fn write_str(value: &str, out: &mut Vec<u8>) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
 fn write_scalar(value: &serde_json::Value, out: &mut Vec<u8>) {
     // Writing a scalar Value into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, value);
@@ -101,6 +141,45 @@ mod tests {
         assert_eq!(
             canonical_json(&a),
             br#"{"a":{"c":null,"d":[1,"x"]},"b":1}"#.to_vec()
+        );
+    }
+
+    /// Every stored hash was made from this envelope, built as a JSON tree;
+    /// the direct writer must give the same bytes or old chains break.
+    #[test]
+    fn the_envelope_bytes_are_those_of_the_json_tree() {
+        let payload = serde_json::json!({"b": "x\"y", "a": {"n": -5, "u": "\u{e9}"}});
+        let metadata = serde_json::json!({"actor": "ops"});
+        let content = EventContent {
+            stream_id: "account-p\u{e9}",
+            stream_version: 42,
+            event_id: Uuid::now_v7(),
+            command_id: "key:a\\b",
+            event_type: "funds_deposited",
+            schema_version: 3,
+            payload: &payload,
+            metadata: &metadata,
+            recorded_at: DateTime::from_timestamp_micros(1_763_900_000_123_456).expect("time"),
+        };
+        let tree = serde_json::json!({
+            "stream_id": content.stream_id,
+            "stream_version": content.stream_version,
+            "event_id": content.event_id.to_string(),
+            "command_id": content.command_id,
+            "event_type": content.event_type,
+            "schema_version": content.schema_version,
+            "payload": content.payload,
+            "metadata": content.metadata,
+            "recorded_at_us": content.recorded_at.timestamp_micros(),
+        });
+        let direct = envelope_bytes(
+            &content,
+            &canonical_json(&payload),
+            &canonical_json(&metadata),
+        );
+        assert_eq!(
+            String::from_utf8(direct).expect("utf8"),
+            String::from_utf8(canonical_json(&tree)).expect("utf8")
         );
     }
 

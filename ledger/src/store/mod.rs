@@ -12,7 +12,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use hash::{canonical_json, event_hash, EventContent, Hash};
+pub use hash::{canonical_json, event_hash, event_hash_canonical, EventContent, Hash};
 pub use postgres::{PgEventStore, Subscription, MIGRATOR};
 
 use crate::{Error, StreamId};

@@ -10,8 +10,9 @@ use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::{
-    event_hash, AppendOutcome, EventContent, EventStore, Hash, LogEvent, RecordedEvent,
-    StoredCommand, StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, READ_EVENTS_MAX,
+    canonical_json, event_hash_canonical, AppendOutcome, EventContent, EventStore, Hash, LogEvent,
+    RecordedEvent, StoredCommand, StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX,
+    READ_EVENTS_MAX,
 };
 use crate::{Error, StreamId};
 
@@ -109,20 +110,22 @@ impl PgEventStore {
 /// One stream of a batch with its rows built: versions, hashes, times.
 struct Prepared<'a> {
     append: &'a StreamAppend,
-    events: Vec<EventRow>,
+    events: Vec<EventRow<'a>>,
     /// For each command, the index in `events` of its last event.
     last_event: Vec<Option<usize>>,
     head: StreamHead,
 }
 
-struct EventRow {
+/// An event row ready to bind. Payload and metadata are their canonical
+/// JSON text, made once: the same bytes are hashed and sent to Postgres.
+struct EventRow<'a> {
     version: i64,
     event_id: Uuid,
-    command_id: String,
-    event_type: String,
+    command_id: &'a str,
+    event_type: &'a str,
     schema_version: i32,
-    payload: serde_json::Value,
-    metadata: serde_json::Value,
+    payload: String,
+    metadata: String,
     prev_hash: Option<Hash>,
     hash: Hash,
 }
@@ -134,7 +137,9 @@ fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
     for command in &append.commands {
         for event in &command.events {
             let version = head.version + 1;
-            let hash = event_hash(
+            let payload = canonical_text(&event.payload);
+            let metadata = canonical_text(&event.metadata);
+            let hash = event_hash_canonical(
                 head.hash.as_ref().map(|h| h.as_slice()),
                 &EventContent {
                     stream_id: append.stream_id.as_str(),
@@ -147,15 +152,17 @@ fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
                     metadata: &event.metadata,
                     recorded_at,
                 },
+                payload.as_bytes(),
+                metadata.as_bytes(),
             );
             events.push(EventRow {
                 version,
                 event_id: event.event_id,
-                command_id: command.command_id.clone(),
-                event_type: event.event_type.clone(),
+                command_id: &command.command_id,
+                event_type: &event.event_type,
                 schema_version: event.schema_version,
-                payload: event.payload.clone(),
-                metadata: event.metadata.clone(),
+                payload,
+                metadata,
                 prev_hash: head.hash,
                 hash,
             });
@@ -177,6 +184,15 @@ fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
         last_event,
         head,
     }
+}
+
+/// Canonical JSON is ASCII-safe UTF-8 by construction (serde_json writes it).
+fn canonical_text(value: &serde_json::Value) -> String {
+    String::from_utf8(canonical_json(value)).unwrap_or_else(|e| {
+        // Unreachable: serde_json only writes UTF-8. Keep the bytes rather
+        // than panic; Postgres would refuse them and the batch fails cleanly.
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
+    })
 }
 
 enum Attempt {
@@ -219,7 +235,7 @@ async fn try_append_on(
             commands.id.push(command.command_id.clone());
             commands.stream.push(stream.to_owned());
             commands.hash.push(command.request_hash.clone());
-            commands.outcome.push(command.outcome.clone());
+            commands.outcome.push(command.outcome.to_string());
             commands
                 .last_version
                 .push(last.map(|e| p.events[e].version));
@@ -282,7 +298,8 @@ struct CommandColumns {
     id: Vec<String>,
     stream: Vec<String>,
     hash: Vec<Vec<u8>>,
-    outcome: Vec<serde_json::Value>,
+    /// JSON text; Postgres parses it into the jsonb column.
+    outcome: Vec<String>,
     last_version: Vec<Option<i64>>,
 }
 
@@ -294,20 +311,20 @@ struct EventColumns {
     command_id: Vec<String>,
     event_type: Vec<String>,
     schema_version: Vec<i32>,
-    payload: Vec<serde_json::Value>,
-    metadata: Vec<serde_json::Value>,
+    payload: Vec<String>,
+    metadata: Vec<String>,
     recorded_at: Vec<DateTime<Utc>>,
     prev_hash: Vec<Option<Vec<u8>>>,
     hash: Vec<Vec<u8>>,
 }
 
 impl EventColumns {
-    fn push(&mut self, stream_id: &str, e: &EventRow, recorded_at: DateTime<Utc>) {
+    fn push(&mut self, stream_id: &str, e: &EventRow<'_>, recorded_at: DateTime<Utc>) {
         self.stream_id.push(stream_id.to_owned());
         self.version.push(e.version);
         self.event_id.push(e.event_id);
-        self.command_id.push(e.command_id.clone());
-        self.event_type.push(e.event_type.clone());
+        self.command_id.push(e.command_id.to_owned());
+        self.event_type.push(e.event_type.to_owned());
         self.schema_version.push(e.schema_version);
         self.payload.push(e.payload.clone());
         self.metadata.push(e.metadata.clone());
