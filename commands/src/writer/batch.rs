@@ -31,9 +31,10 @@ struct Pending {
     rounds: u32,
 }
 
-/// One stream's commands in this batch, decided in order.
+/// One stream's commands in this batch, decided in order; what they append
+/// travels separately, to the store.
 struct StreamWork {
-    append: StreamAppend,
+    stream: StreamId,
     items: Vec<Pending>,
     saved: Vec<Saved>,
     after: Cached,
@@ -109,21 +110,25 @@ impl Shard {
             self.again(pending, &mut retry);
         }
         let mut work = Vec::new();
+        let mut appends = Vec::new();
         for (stream, items) in group_by_stream(fresh) {
             match self.state_of(&stream).await {
-                Ok(before) => work.push(decide_stream(stream, items, before)),
+                Ok(before) => {
+                    let (append, decided) = decide_stream(stream, items, before);
+                    appends.push(append);
+                    work.push(decided);
+                }
                 Err(err) => self.unavailable(items, &err),
             }
         }
         if work.is_empty() {
             return retry;
         }
-        let appends = work.iter().map(|w| w.append.clone()).collect();
         let outcomes = match self.store.append_batch(appends).await {
             Ok(outcomes) => outcomes,
             Err(err) => {
                 for w in work {
-                    self.cache.forget(&w.append.stream_id);
+                    self.cache.forget(&w.stream);
                     self.unavailable(w.items, &err);
                 }
                 return retry;
@@ -141,7 +146,7 @@ impl Shard {
                     );
                     let mut after = w.after;
                     after.head = head;
-                    self.cache.put(w.append.stream_id, after);
+                    self.cache.put(w.stream, after);
                     for ((pending, saved), position) in
                         w.items.into_iter().zip(w.saved).zip(last_positions)
                     {
@@ -151,7 +156,7 @@ impl Shard {
                 AppendOutcome::Conflict => {
                     // Another writer moved the stream (or recorded one of the
                     // keys): read it again and decide these commands anew.
-                    self.cache.forget(&w.append.stream_id);
+                    self.cache.forget(&w.stream);
                     for pending in w.items {
                         self.again(pending, &mut retry);
                     }
@@ -250,7 +255,11 @@ fn group_by_stream(batch: Vec<Pending>) -> Vec<(StreamId, Vec<Pending>)> {
 
 /// Decides a stream's commands in order, each against the state the
 /// previous one produced.
-fn decide_stream(stream: StreamId, items: Vec<Pending>, before: Cached) -> StreamWork {
+fn decide_stream(
+    stream: StreamId,
+    items: Vec<Pending>,
+    before: Cached,
+) -> (StreamAppend, StreamWork) {
     let expected = before.head;
     let mut state = before.state;
     let mut version = expected.version;
@@ -289,7 +298,7 @@ fn decide_stream(stream: StreamId, items: Vec<Pending>, before: Cached) -> Strea
         saved.push(answer);
     }
     let append = StreamAppend {
-        stream_id: stream,
+        stream_id: stream.clone(),
         expected,
         commands,
     };
@@ -302,10 +311,13 @@ fn decide_stream(stream: StreamId, items: Vec<Pending>, before: Cached) -> Strea
             hash: None,
         },
     };
-    StreamWork {
+    (
         append,
-        items,
-        saved,
-        after,
-    }
+        StreamWork {
+            stream,
+            items,
+            saved,
+            after,
+        },
+    )
 }
