@@ -16,6 +16,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+// The write path allocates many small, short-lived objects per command (JSON
+// trees, strings, channels) from many threads; mimalloc serves those with
+// less locking and copying than glibc's allocator (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "betledger",
