@@ -2,11 +2,14 @@
 //! the events alone. Today: `verify`. Rebuild, as-of and export/import come
 //! with the replay-tools issue.
 
+mod error;
 mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::{error_chain, Error};
 
 #[derive(Parser)]
 #[command(
@@ -37,17 +40,19 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Verify => verify::run(&cli.database_url).await,
+    let url = &cli.database_url;
+    let result = match &cli.command {
+        Command::Verify => verify::run(url).await.map(|report| println!("{report}")),
     };
     match result {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("replay-tools: {err:#}");
+            report(&err);
             ExitCode::FAILURE
         }
     }
+}
+
+fn report(err: &Error) {
+    eprintln!("replay-tools: {}", error_chain(err));
 }
