@@ -1,6 +1,8 @@
 //! The CLI's one error enum: why a subcommand stopped. `main` prints it with
 //! its sources (`error_chain`) and exits non-zero.
 
+use std::path::PathBuf;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Postgres did not accept a connection.
@@ -19,6 +21,33 @@ pub enum Error {
     /// Replaying the transfers left money that sums to something else than 0.
     #[error("balances do not sum to zero: {0}")]
     Unbalanced(String),
+    /// A line of an export file is not an event this tool wrote.
+    #[error("{path} line {line}: {problem}; nothing was imported")]
+    BadLine {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+    /// The file to import could not be read.
+    #[error("reading {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Standard output could not be written.
+    #[error("writing the output")]
+    Write(#[source] std::io::Error),
+    /// `import` writes only into a store without events.
+    #[error("the store already holds events (the last at position {last_position}); import writes only into an empty store")]
+    StoreNotEmpty { last_position: i64 },
+    /// Arguments that parse but do not make sense together.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Two ways of computing the same figure disagree: a bug, or a log
+    /// that the domain could not have written.
+    #[error("invariant violated: {0}")]
+    Invariant(String),
 }
 
 /// The error and all its sources, outermost first, joined by ": ", so one
