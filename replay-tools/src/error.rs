@@ -14,6 +14,15 @@ pub enum Error {
     /// The event store could not be read, or an event not decoded.
     #[error("event store error")]
     Store(#[from] ledger::Error),
+    /// An event of a type that moves money does not decode: a replay
+    /// stops there rather than skip money it cannot read.
+    #[error("event at position {position} ({event_type}) cannot be read")]
+    Event {
+        position: i64,
+        event_type: String,
+        #[source]
+        source: ledger::Error,
+    },
     /// An event breaks its stream's hash chain or the log's order. `at`
     /// names the event (and, in a file, its line).
     #[error("{at}: {problem}")]
@@ -41,6 +50,12 @@ pub enum Error {
     /// `import` writes only into a store without events.
     #[error("the store already holds events (the last at position {last_position}); import writes only into an empty store")]
     StoreNotEmpty { last_position: i64 },
+    /// The id names neither a player's wallet nor a system account.
+    #[error("{0}")]
+    InvalidAccount(String),
+    /// The wallet had not been opened at the moment asked for.
+    #[error("account {account} was not open at position {position}")]
+    NotOpen { account: String, position: i64 },
     /// Arguments that parse but do not make sense together.
     #[error("{0}")]
     InvalidArgument(String),

@@ -1,7 +1,8 @@
 //! `replay-tools`: auditors' and operators' view of the event log, built from
 //! the events alone: `verify` the hash chains and the books, `export` and
-//! `import` the log byte for byte.
+//! `import` the log byte for byte, and an account `as-of` a past moment.
 
+mod as_of;
 mod db;
 mod error;
 mod export;
@@ -46,6 +47,9 @@ enum Command {
     /// Loads an export file into an empty store, byte for byte, after
     /// verifying its hash chains; refuses a file that does not verify.
     Import(import::Args),
+    /// An account's balance, open holds and latest postings at a past
+    /// moment, from the events alone.
+    AsOf(as_of::Args),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -56,6 +60,7 @@ async fn main() -> ExitCode {
         Command::Verify => verify::run(url).await.map(|report| println!("{report}")),
         Command::Export(args) => export::run(url, args).await,
         Command::Import(args) => import::run(url, args).await,
+        Command::AsOf(args) => as_of::run(url, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
