@@ -47,6 +47,9 @@ pub enum Error {
     /// Standard output could not be written.
     #[error("writing the output")]
     Write(#[source] std::io::Error),
+    /// Ctrl-C could not be listened for.
+    #[error("listening for Ctrl-C")]
+    Signal(#[source] std::io::Error),
     /// `import` writes only into a store without events.
     #[error("the store already holds events (the last at position {last_position}); import writes only into an empty store")]
     StoreNotEmpty { last_position: i64 },
@@ -63,6 +66,14 @@ pub enum Error {
     /// that the domain could not have written.
     #[error("invariant violated: {0}")]
     Invariant(String),
+}
+
+impl Error {
+    /// Whether this is standard output closing under us (`| head`), which
+    /// ends a follower such as `tail` normally.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Write(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// The error and all its sources, outermost first, joined by ": ", so one

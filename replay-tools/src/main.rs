@@ -1,6 +1,7 @@
 //! `replay-tools`: auditors' and operators' view of the event log, built from
 //! the events alone: `verify` the hash chains and the books, `export` and
-//! `import` the log byte for byte, and an account `as-of` a past moment.
+//! `import` the log byte for byte, an account `as-of` a past moment, and
+//! `tail` the live log.
 
 mod as_of;
 mod db;
@@ -9,6 +10,7 @@ mod export;
 mod import;
 mod line;
 mod progress;
+mod tail;
 mod verify;
 
 use std::process::ExitCode;
@@ -50,6 +52,8 @@ enum Command {
     /// An account's balance, open holds and latest postings at a past
     /// moment, from the events alone.
     AsOf(as_of::Args),
+    /// Follows the log live, one event per line (JSON), until Ctrl-C.
+    Tail(tail::Args),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -61,6 +65,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => export::run(url, args).await,
         Command::Import(args) => import::run(url, args).await,
         Command::AsOf(args) => as_of::run(url, args).await,
+        Command::Tail(args) => tail::run(url, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
