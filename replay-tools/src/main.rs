@@ -1,7 +1,7 @@
 //! `replay-tools`: auditors' and operators' view of the event log, built from
 //! the events alone: `verify` the hash chains and the books, `export` and
-//! `import` the log byte for byte, an account `as-of` a past moment, and
-//! `tail` the live log.
+//! `import` the log byte for byte, an account `as-of` a past moment, `tail`
+//! the live log, and `stats` on the log and the projections' lag.
 
 mod as_of;
 mod db;
@@ -10,6 +10,7 @@ mod export;
 mod import;
 mod line;
 mod progress;
+mod stats;
 mod tail;
 mod verify;
 
@@ -54,6 +55,9 @@ enum Command {
     AsOf(as_of::Args),
     /// Follows the log live, one event per line (JSON), until Ctrl-C.
     Tail(tail::Args),
+    /// Events per type, streams, positions, size on disk and each
+    /// projection's checkpoint and lag.
+    Stats(stats::Args),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -66,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Import(args) => import::run(url, args).await,
         Command::AsOf(args) => as_of::run(url, args).await,
         Command::Tail(args) => tail::run(url, args).await,
+        Command::Stats(args) => stats::run(url, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
