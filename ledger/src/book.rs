@@ -73,7 +73,10 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn apply(&mut self, side: Side, amount: i128, phase: Phase) {
+    /// Applies one side of a transfer. Public so that tools which follow a
+    /// single system account through the log (`replay-tools as-of`) sum it
+    /// exactly as the book does, without keeping every other account.
+    pub fn apply(&mut self, side: Side, amount: i128, phase: Phase) {
         let (posted, pending) = match side {
             Side::Debit => (&mut self.posted_debits, &mut self.pending_debits),
             Side::Credit => (&mut self.posted_credits, &mut self.pending_credits),

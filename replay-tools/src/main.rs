@@ -1,12 +1,24 @@
 //! `replay-tools`: auditors' and operators' view of the event log, built from
-//! the events alone. Today: `verify`. Rebuild, as-of and export/import come
-//! with the replay-tools issue.
+//! the events alone: `verify` the hash chains and the books, `export` and
+//! `import` the log byte for byte, an account `as-of` a past moment, `tail`
+//! the live log, and `stats` on the log and the projections' lag.
 
+mod as_of;
+mod db;
+mod error;
+mod export;
+mod import;
+mod line;
+mod progress;
+mod stats;
+mod tail;
 mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::{error_chain, Error};
 
 #[derive(Parser)]
 #[command(
@@ -32,22 +44,43 @@ enum Command {
     /// Walks every stream's hash chain and checks that the balances of all
     /// accounts, system accounts included, sum to exactly zero.
     Verify,
+    /// Writes the log to standard output as NDJSON, one event per line with
+    /// every stored field, from one consistent snapshot.
+    Export(export::Args),
+    /// Loads an export file into an empty store, byte for byte, after
+    /// verifying its hash chains; refuses a file that does not verify.
+    Import(import::Args),
+    /// An account's balance, open holds and latest postings at a past
+    /// moment, from the events alone.
+    AsOf(as_of::Args),
+    /// Follows the log live, one event per line (JSON), until Ctrl-C.
+    Tail(tail::Args),
+    /// Events per type, streams, positions, size on disk and each
+    /// projection's checkpoint and lag.
+    Stats(stats::Args),
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Verify => verify::run(&cli.database_url).await,
+    let url = &cli.database_url;
+    let result = match &cli.command {
+        Command::Verify => verify::run(url).await.map(|report| println!("{report}")),
+        Command::Export(args) => export::run(url, args).await,
+        Command::Import(args) => import::run(url, args).await,
+        Command::AsOf(args) => as_of::run(url, args).await,
+        Command::Tail(args) => tail::run(url, args).await,
+        Command::Stats(args) => stats::run(url, args).await,
     };
     match result {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("replay-tools: {err:#}");
+            report(&err);
             ExitCode::FAILURE
         }
     }
+}
+
+fn report(err: &Error) {
+    eprintln!("replay-tools: {}", error_chain(err));
 }

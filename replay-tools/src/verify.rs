@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use anyhow::{bail, Context};
 use ledger::book::Book;
 use ledger::store::{PgEventStore, READ_EVENTS_MAX};
 use ledger::wallet::WalletEvent;
 use ledger::StreamId;
 use sqlx::postgres::PgPoolOptions;
+
+use crate::error::Error;
 
 pub struct Report {
     events: u64,
@@ -29,12 +30,12 @@ impl fmt::Display for Report {
     }
 }
 
-pub async fn run(database_url: &str) -> anyhow::Result<Report> {
+pub async fn run(database_url: &str) -> Result<Report, Error> {
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .connect(database_url)
         .await
-        .context("connecting to Postgres (DATABASE_URL)")?;
+        .map_err(Error::Connect)?;
     // One snapshot for the whole walk: consistent, and not held back by
     // transactions still running elsewhere in the cluster.
     let mut tx = pool.begin().await?;
@@ -68,19 +69,22 @@ pub async fn run(database_url: &str) -> anyhow::Result<Report> {
                 None => (1, None),
             };
             if event.stream_version != expected_version {
-                bail!(
-                    "{}: expected version {expected_version} in its stream",
-                    at()
-                );
+                return Err(Error::Chain {
+                    at: at(),
+                    problem: format!("expected version {expected_version} in its stream"),
+                });
             }
             if event.prev_hash != expected_prev {
-                bail!(
-                    "{}: prev_hash does not match the previous event's hash",
-                    at()
-                );
+                return Err(Error::Chain {
+                    at: at(),
+                    problem: "prev_hash does not match the previous event's hash".to_owned(),
+                });
             }
             if event.computed_hash().as_slice() != event.hash.as_slice() {
-                bail!("{}: content does not match its hash (tampered?)", at());
+                return Err(Error::Chain {
+                    at: at(),
+                    problem: "content does not match its hash (tampered?)".to_owned(),
+                });
             }
             heads.insert(
                 event.stream_id.clone(),
@@ -98,7 +102,7 @@ pub async fn run(database_url: &str) -> anyhow::Result<Report> {
         }
     }
     if !book.is_balanced() {
-        bail!("balances do not sum to zero: {:?}", book.totals());
+        return Err(Error::Unbalanced(format!("{:?}", book.totals())));
     }
     report.streams = heads.len();
     report.accounts = book.accounts().count();

@@ -1,0 +1,12 @@
+-- Keeps every other writer out until the import commits. EXCLUSIVE mode
+-- conflicts with the ROW EXCLUSIVE lock an INSERT takes, so it first waits
+-- for appends already under way to finish (the emptiness check that follows
+-- then sees them) and then holds new ones back; readers (ACCESS SHARE) go on.
+--
+-- This is what ADR 0002 asks of writers outside the store's API: the
+-- imported positions are below every position drawn after the commit, and
+-- no append can draw one while the import's rows are uncommitted, so gap-safe
+-- readers cannot pass over them. A blocked appender waits holding the append
+-- lock, so every appender queues behind the import: it should run before the
+-- services start.
+LOCK TABLE events IN EXCLUSIVE MODE

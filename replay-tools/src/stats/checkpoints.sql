@@ -1,0 +1,1 @@
+SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name

@@ -1,0 +1,102 @@
+//! What the CLI tests share: running the binary against a test's database,
+//! and a second, empty database to import into.
+
+#![allow(dead_code)] // Each test file uses its own part of this module.
+
+use std::process::Output;
+
+use ledger::testkit::database_url;
+use sqlx::PgPool;
+
+/// Runs `replay-tools ARGS` against the database at `url`.
+pub fn run(url: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_replay-tools"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("run replay-tools")
+}
+
+/// Runs it and insists that it succeeds; returns standard output.
+pub fn run_ok(url: &str, args: &[&str]) -> Vec<u8> {
+    let output = run(url, args);
+    assert!(
+        output.status.success(),
+        "replay-tools {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Runs it and insists that it fails; returns standard error.
+pub fn run_err(url: &str, args: &[&str]) -> String {
+    let output = run(url, args);
+    assert!(
+        !output.status.success(),
+        "replay-tools {args:?} succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn json(stdout: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(stdout).expect("JSON output")
+}
+
+/// A migrated, empty database next to `pool`'s, named after it. Drop it
+/// with [`Copy::drop`]; a test that panics leaves it behind until its next
+/// run drops it first.
+pub struct Copy {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+    admin: PgPool,
+}
+
+impl Copy {
+    pub async fn create(pool: &PgPool) -> Self {
+        // sqlx::test names take all 63 bytes Postgres allows, so a suffix
+        // would be cut off: keep the random tail and a prefix of our own.
+        let test_db = pool
+            .connect_options()
+            .get_database()
+            .expect("database name")
+            .to_owned();
+        let tail = &test_db[test_db.len().saturating_sub(50)..];
+        let name = format!("copy_{tail}");
+        let drop_sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        sqlx::query(sqlx::AssertSqlSafe(drop_sql))
+            .execute(pool)
+            .await
+            .expect("drop old copy");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(pool)
+            .await
+            .expect("create copy");
+        let (server, _) = database_url(pool)
+            .rsplit_once('/')
+            .map(|(s, d)| (s.to_owned(), d.to_owned()))
+            .expect("url");
+        let url = format!("{server}/{name}");
+        let copy = PgPool::connect(&url).await.expect("connect to copy");
+        ledger::store::MIGRATOR
+            .run(&copy)
+            .await
+            .expect("migrate copy");
+        Self {
+            pool: copy,
+            url,
+            name,
+            admin: pool.clone(),
+        }
+    }
+
+    pub async fn drop(self) {
+        self.pool.close().await;
+        let drop_sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(drop_sql))
+            .execute(&self.admin)
+            .await
+            .expect("drop copy");
+    }
+}
