@@ -102,6 +102,11 @@ struct ServeArgs {
     /// Writer loops (each commits its own batches; a stream always uses one).
     #[arg(long, env = "WRITER_SHARDS", default_value_t = 2)]
     writer_shards: usize,
+    /// Batches of one writer shard committing at once (1 to 16). A stream is
+    /// never in two at once; the next batch's commit overlaps the last one's.
+    #[arg(long, env = "WRITER_BATCHES_IN_FLIGHT", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    writer_batches_in_flight: u16,
     /// Most events a projection applies in one transaction (1 to 100000).
     /// Larger batches catch up faster; a batch takes only what is readable.
     #[arg(long, env = "PROJECTION_BATCH_EVENTS_MAX", default_value_t = 10_000)]
@@ -186,6 +191,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             queue_commands_max: args.queue_commands_max,
             batch_commands_max: args.batch_commands_max,
             writer_shards: args.writer_shards,
+            writer_batches_in_flight: usize::from(args.writer_batches_in_flight),
             ..commands::CommandsConfig::default()
         };
         let state = commands::AppState::start(store.clone(), config);

@@ -12,6 +12,9 @@ pub struct CommandsConfig {
     /// Writer loops, each with its own queue and transaction; a stream
     /// always goes to the same one, which keeps its commands in order.
     pub writer_shards: usize,
+    /// Batches of one shard committing at once (1: one at a time). A stream
+    /// is never in two of them.
+    pub writer_batches_in_flight: usize,
     /// How often a command is decided again after a version conflict.
     pub conflict_retries_max: u32,
     /// Wallet states kept in memory.
@@ -29,6 +32,7 @@ impl Default for CommandsConfig {
             batch_commands_max: 2_000,
             batch_bytes_max: 4 * 1024 * 1024,
             writer_shards: 2,
+            writer_batches_in_flight: 2,
             conflict_retries_max: 8,
             cache_streams_max: 200_000,
             reply_timeout_ms: 10_000,

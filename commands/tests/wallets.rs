@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::spawn_app;
+use commands::CommandsConfig;
+use common::{spawn_app, spawn_app_with};
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
@@ -293,4 +294,85 @@ async fn concurrent_withdrawals_never_overdraw(pool: PgPool) {
             .await
             .expect("count");
     assert_eq!(withdrawals, 37);
+}
+
+/// One shard with several batches in flight: commands of many streams, sent
+/// all at once, are each decided after the previous command of their own
+/// stream, whichever batch carries them; none is lost or applied twice.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn batches_in_flight_keep_each_stream_in_order(pool: PgPool) {
+    let config = CommandsConfig {
+        writer_shards: 1,
+        writer_batches_in_flight: 4,
+        ..CommandsConfig::default()
+    };
+    let app = spawn_app_with(pool.clone(), config).await;
+    let accounts = ["pa", "pb", "pc", "pd", "pe"];
+    for account in accounts {
+        app.open(account, 0).await;
+    }
+    // Each account gets 40 deposits of 1 and 60 withdrawals of 1 from a
+    // balance of 0: which withdrawals pass depends on the order, but never
+    // more than the deposits before them, and every deposit passes.
+    let sends = accounts.iter().flat_map(|account| {
+        (0..100).map(move |i| {
+            let (route, body) = if i % 5 < 2 {
+                ("deposits", r#"{"amount":1}"#)
+            } else {
+                ("withdrawals", r#"{"amount":1}"#)
+            };
+            (
+                format!("/v1/accounts/{account}/{route}"),
+                format!("{account}-{i}"),
+                body,
+            )
+        })
+    });
+    let app = &app;
+    let answers = futures::future::join_all(
+        sends.map(|(path, key, body)| async move { app.post(&path, &key, body).await }),
+    )
+    .await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200 || *s == 422),
+        "other answers: {:?}",
+        answers.iter().find(|(s, _)| *s != 200 && *s != 422)
+    );
+    for account in accounts {
+        let (_, shown) = app.get(&app.api, &format!("/v1/accounts/{account}")).await;
+        let balance = shown["account"]["balance"].as_i64().expect("balance");
+        assert!(balance >= 0, "{account} went below its limit: {balance}");
+        let versions: Vec<i64> = sqlx::query_scalar(
+            "SELECT stream_version FROM events WHERE stream_id = $1 ORDER BY global_position",
+        )
+        .bind(format!("account-{account}"))
+        .fetch_all(&pool)
+        .await
+        .expect("versions");
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected, "{account}: versions in position order");
+        let moved: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(CASE event_type WHEN 'funds_deposited' THEN 1 ELSE -1 END), 0)::int8
+             FROM events WHERE stream_id = $1 AND event_type LIKE 'funds_%'",
+        )
+        .bind(format!("account-{account}"))
+        .fetch_one(&pool)
+        .await
+        .expect("sum");
+        assert_eq!(
+            moved, balance,
+            "{account}: the events add up to the balance"
+        );
+        assert_eq!(
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM events WHERE stream_id = $1 AND event_type = 'funds_deposited'"
+            )
+            .bind(format!("account-{account}"))
+            .fetch_one(&pool)
+            .await
+            .expect("deposits"),
+            40,
+            "{account}: every deposit once"
+        );
+    }
 }

@@ -12,6 +12,7 @@ use ledger::store::{
 use ledger::wallet::{decide, SCHEMA_VERSION};
 use ledger::StreamId;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::Submission;
 use crate::cache::{catch_up, Cached, StateCache};
@@ -49,37 +50,116 @@ impl Shard {
         }
     }
 
+    /// Forms batches and commits them, up to `writer_batches_in_flight` at
+    /// once. A stream is in at most one batch in flight: its commands that
+    /// arrive meanwhile wait, in order, for that batch to commit, so each is
+    /// decided against the state the previous one left. Other streams'
+    /// commands go out in the next batch at once, and its commit overlaps
+    /// the one in flight (Postgres flushes both with one fsync when they
+    /// meet), instead of waiting a whole commit for it.
     pub async fn run(self, mut queue: mpsc::Receiver<Submission>) {
-        let mut retry: VecDeque<Pending> = VecDeque::new();
+        let shard = Arc::new(self);
+        let depth = shard.config.writer_batches_in_flight.max(1);
+        let mut held: VecDeque<Pending> = VecDeque::new();
+        let mut busy: HashSet<StreamId> = HashSet::new();
+        let mut in_flight: JoinSet<VecDeque<Pending>> = JoinSet::new();
+        let mut streams_of: HashMap<tokio::task::Id, Vec<StreamId>> = HashMap::new();
+        let mut open = true;
         loop {
-            // Commands that must go again keep their place ahead of newer ones,
-            // so each stream's commands stay in arrival order.
-            let mut batch: Vec<Pending> = retry.drain(..).collect();
-            if batch.is_empty() {
-                match queue.recv().await {
-                    Some(submission) => batch.push(Pending {
-                        submission,
-                        rounds: 0,
-                    }),
-                    None => return,
-                }
-            }
-            let mut bytes: usize = batch.iter().map(|p| p.submission.size_bytes).sum();
-            while batch.len() < self.config.batch_commands_max
-                && bytes < self.config.batch_bytes_max
-            {
-                let Ok(submission) = queue.try_recv() else {
+            while in_flight.len() < depth {
+                let batch = shard.collect(&mut held, &mut queue, &busy);
+                if batch.is_empty() {
                     break;
-                };
-                bytes += submission.size_bytes;
-                batch.push(Pending {
-                    submission,
-                    rounds: 0,
-                });
+                }
+                let streams: Vec<StreamId> = batch
+                    .iter()
+                    .map(|p| p.submission.stream.clone())
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                busy.extend(streams.iter().cloned());
+                let worker = shard.clone();
+                let task = in_flight.spawn(async move { worker.process(batch).await });
+                streams_of.insert(task.id(), streams);
             }
-            tracing::debug!(commands = batch.len(), bytes, "writer batch");
-            retry = self.process(batch).await;
+            if !open && in_flight.is_empty() && held.is_empty() {
+                return;
+            }
+            tokio::select! {
+                done = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                    let (id, retry) = match done {
+                        Some(Ok((id, retry))) => (id, retry),
+                        Some(Err(err)) => {
+                            // A panic in a batch: its commands' reply
+                            // channels are gone, so their clients get an
+                            // error; the shard goes on with the rest.
+                            tracing::error!(error = %err, "a writer batch failed");
+                            (err.id(), VecDeque::new())
+                        }
+                        None => continue,
+                    };
+                    for stream in streams_of.remove(&id).unwrap_or_default() {
+                        busy.remove(&stream);
+                    }
+                    // Commands going round again are older than anything
+                    // held for their streams: they go first.
+                    for pending in retry.into_iter().rev() {
+                        held.push_front(pending);
+                    }
+                }
+                next = queue.recv(), if open && in_flight.len() < depth => match next {
+                    Some(submission) => held.push_back(Pending { submission, rounds: 0 }),
+                    None => open = false,
+                },
+            }
         }
+    }
+
+    /// The next batch: held commands whose stream is not in flight, in
+    /// order, then whatever is queued, within the batch limits. Commands of
+    /// streams in flight stay (or go) in `held`.
+    fn collect(
+        &self,
+        held: &mut VecDeque<Pending>,
+        queue: &mut mpsc::Receiver<Submission>,
+        busy: &HashSet<StreamId>,
+    ) -> Vec<Pending> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let full = |batch: &Vec<Pending>, bytes: usize| {
+            batch.len() >= self.config.batch_commands_max || bytes >= self.config.batch_bytes_max
+        };
+        let mut kept = VecDeque::with_capacity(held.len());
+        while let Some(pending) = held.pop_front() {
+            if full(&batch, bytes) || busy.contains(&pending.submission.stream) {
+                kept.push_back(pending);
+            } else {
+                bytes += pending.submission.size_bytes;
+                batch.push(pending);
+            }
+        }
+        *held = kept;
+        // Held commands wait for their streams; the queue is read only as
+        // far as the held ones leave room, so `held` stays bounded by it.
+        while !full(&batch, bytes) && held.len() < self.config.batch_commands_max {
+            let Ok(submission) = queue.try_recv() else {
+                break;
+            };
+            let pending = Pending {
+                submission,
+                rounds: 0,
+            };
+            if busy.contains(&pending.submission.stream) {
+                held.push_back(pending);
+            } else {
+                bytes += pending.submission.size_bytes;
+                batch.push(pending);
+            }
+        }
+        if !batch.is_empty() {
+            tracing::debug!(commands = batch.len(), bytes, "writer batch");
+        }
+        batch
     }
 
     /// Decides and commits one batch; returns what must go another round.
