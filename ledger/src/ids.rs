@@ -2,6 +2,9 @@
 //! system accounts (`house`, `cash`, ...) are built only by this module, so a
 //! client can never open or debit one by name.
 
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -59,6 +62,22 @@ impl AccountId {
     }
 }
 
+impl JsonSchema for AccountId {
+    fn schema_name() -> Cow<'static, str> {
+        "AccountId".into()
+    }
+
+    // Player ids and system ids (`house`, `cash`, `pool:{id}`, ...) share
+    // this type, so the pattern admits both.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An account: a player's wallet (1 to 64 of A-Z, a-z, 0-9, '_', '-', '.') or a system account (house, cash, or an id with a ':').",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.:-]+$"
+        })
+    }
+}
+
 impl std::fmt::Display for AccountId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -92,7 +111,7 @@ impl std::fmt::Display for StreamId {
 }
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $schema_doc:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -118,16 +137,32 @@ macro_rules! uuid_id {
                 self.0.fmt(f)
             }
         }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "description": $schema_doc,
+                    "type": "string",
+                    "format": "uuid"
+                })
+            }
+        }
     };
 }
 
 uuid_id!(
     /// Identifies one transfer (one money movement) on the ledger.
-    TransferId
+    TransferId,
+    "Identifies one transfer (one money movement) on the ledger."
 );
 uuid_id!(
     /// Identifies a hold: a pending transfer later posted or voided.
-    HoldId
+    HoldId,
+    "Identifies a hold: a pending transfer later posted or voided."
 );
 
 #[cfg(test)]

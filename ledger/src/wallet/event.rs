@@ -1,6 +1,7 @@
 //! The wallet's events: past-tense facts with stable type strings and a
 //! schema version kept apart from the Rust names.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{AccountId, CreditLimit, Currency, Error, HoldId, Phase, Transfer};
@@ -8,7 +9,8 @@ use crate::{AccountId, CreditLimit, Currency, Error, HoldId, Phase, Transfer};
 /// The schema version written for every wallet event today.
 pub const SCHEMA_VERSION: i32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A player's wallet opened, in one currency and with a credit limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountOpened {
     pub account: AccountId,
@@ -17,22 +19,27 @@ pub struct AccountOpened {
 }
 
 /// A posted transfer in or out of a wallet (deposit or withdrawal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FundsMoved {
     pub transfer: Transfer,
+    /// The client's free text, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = super::DESCRIPTION_LEN_MAX))]
     pub description: Option<String>,
 }
 
 /// A hold placed, posted or voided. `hold_id` sits at the top of the payload
 /// because the store indexes it to find a hold's account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldChanged {
     pub hold_id: HoldId,
+    /// The pending transfer; its id is the hold's id.
     pub transfer: Transfer,
+    /// The client's free text, when it gave one (only on `hold_placed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = super::DESCRIPTION_LEN_MAX))]
     pub description: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 
 mod decide;
 mod event;
+pub mod schemas;
 
 use std::collections::HashMap;
 
