@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use ledger::testkit::{parse_rows, WALLET_V1_FIXTURE};
 use ledger::wallet::schemas::{self, EventSchema};
 use ledger::wallet::{decide, Description, WalletCommand, WalletEvent, WalletState};
 use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, TransferId};
@@ -213,5 +214,18 @@ fn the_schemas_refuse_payloads_the_reader_refuses() {
         extra,
     ] {
         assert!(!v.is_valid(&bad), "the schema accepts {bad}");
+    }
+}
+
+/// Stored payloads obey the schema of the version they were stored with,
+/// frozen or current.
+#[test]
+fn stored_v1_events_obey_the_v1_schemas() {
+    let rows = parse_rows(WALLET_V1_FIXTURE);
+    assert_eq!(rows.len(), 13);
+    for row in &rows {
+        let v = validator(&row.event_type, row.schema_version);
+        let what = format!("{} v{}", row.stream_id, row.stream_version);
+        assert_valid(&v, &what, &row.payload);
     }
 }

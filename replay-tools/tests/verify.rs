@@ -2,7 +2,7 @@
 //! event whose stored bytes were changed behind the trigger's back.
 
 use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
-use ledger::testkit::database_url;
+use ledger::testkit::{database_url, load_rows, Wallets, WALLET_V1_FIXTURE};
 use ledger::wallet::{decide, WalletCommand, WalletState, SCHEMA_VERSION};
 use ledger::{AccountId, Amount, CreditLimit, Currency, StreamId, TransferId};
 use sqlx::PgPool;
@@ -85,5 +85,44 @@ async fn verify_passes_then_names_the_tampered_event(pool: PgPool) {
     assert!(
         stderr.contains(&format!("event {position} (account-alice v3)")),
         "{stderr}"
+    );
+}
+
+/// Events stored at version 1 (`ledger/tests/fixtures/wallet_v1.ndjson`)
+/// verify as they are, and so do newer events appended after them.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn verify_passes_on_v1_events_and_on_newer_ones_after_them(pool: PgPool) {
+    load_rows(&pool, WALLET_V1_FIXTURE).await;
+    let stdout = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    // Five accounts have transfers: alice, bob, house, cash in EUR and BRL.
+    let before = stdout(verify(&pool));
+    assert!(
+        before.contains("verified 13 events in 3 streams up to position 13")
+            && before.contains("5 account balances"),
+        "{before}"
+    );
+
+    let mut wallets = Wallets::new(&pool);
+    for account in ["alice", "bob", "carol"] {
+        wallets.resume(account).await;
+    }
+    wallets.deposit("alice", 700);
+    wallets.withdraw("bob", 2_800);
+    wallets.deposit("carol", 50);
+    let last = wallets.flush().await;
+    let after = stdout(verify(&pool));
+    assert!(
+        after.contains(&format!(
+            "verified 16 events in 3 streams up to position {last}"
+        )) && after.contains("6 account balances"),
+        "{after}"
     );
 }
