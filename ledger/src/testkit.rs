@@ -17,9 +17,7 @@ use crate::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, RecordedEvent, StreamAppend,
     StreamHead, READ_EVENTS_MAX,
 };
-use crate::wallet::{
-    decide, Description, HoldStatus, WalletCommand, WalletEvent, WalletState, SCHEMA_VERSION,
-};
+use crate::wallet::{decide, Description, HoldStatus, WalletCommand, WalletEvent, WalletState};
 use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
 use sqlx::PgPool;
 
@@ -84,7 +82,7 @@ impl Wallets {
             outcome: serde_json::Value::Null,
             events: events
                 .iter()
-                .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
                 .collect(),
         });
         if !self.queued.iter().any(|a| a == account) {

@@ -3,7 +3,7 @@
 
 use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
 use ledger::testkit::{database_url, load_rows, Wallets, WALLET_V1_FIXTURE};
-use ledger::wallet::{decide, WalletCommand, WalletState, SCHEMA_VERSION};
+use ledger::wallet::{decide, WalletCommand, WalletState};
 use ledger::{AccountId, Amount, CreditLimit, Currency, StreamId, TransferId};
 use sqlx::PgPool;
 
@@ -35,7 +35,7 @@ async fn wallet_with_deposits(store: &PgEventStore, id: &str, deposits: i64) {
         let events = decide(&state, &command).expect("accepted");
         let new = events
             .iter()
-            .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+            .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
             .collect();
         let outcome = store
             .append(stream.clone(), head, new, format!("{id}-{i}"))

@@ -203,8 +203,11 @@ fn events_survive_a_round_trip_through_their_stored_form() {
     let state = given(&[open(5), deposit(100)]);
     for command in [deposit(3), withdraw(4), hold(id, 5)] {
         for event in decide(&state, &command).expect("accepted") {
-            let back =
-                WalletEvent::from_stored(event.event_type(), SCHEMA_VERSION, &event.payload());
+            let back = WalletEvent::from_stored(
+                event.event_type(),
+                event.schema_version(),
+                &event.payload(),
+            );
             assert_eq!(back.ok(), Some(event));
         }
     }
