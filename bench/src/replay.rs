@@ -434,6 +434,7 @@ impl Generator {
                 amount: Amount::new(INITIAL_DEPOSIT).map_err(bad)?,
                 currency: None,
                 description: Some(self.description.clone()),
+                payment_ref: None,
             });
         }
         let amount = Amount::new(self.rng.i64(1..=AMOUNT_MAX)).map_err(bad)?;
@@ -449,6 +450,7 @@ impl Generator {
                     amount,
                     currency: None,
                     description,
+                    payment_ref: None,
                 }
             }
             (40..80, hold) => {
@@ -458,6 +460,7 @@ impl Generator {
                     amount,
                     currency: None,
                     description,
+                    payment_ref: None,
                 }
             }
             (_, hold) => {

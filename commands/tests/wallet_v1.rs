@@ -1,7 +1,7 @@
 //! The command API on wallets whose history was stored at version 1
 //! (`ledger/tests/fixtures/wallet_v1.ndjson`, described in
-//! `ledger/tests/wallet_v1.rs`): the writer reads them back and appends
-//! newer events after them, on the same hash chain.
+//! `ledger/tests/wallet_v1.rs`): the writer reads them back through the
+//! upcasters and appends version 2 events after them, on the same chain.
 
 mod common;
 
@@ -39,7 +39,11 @@ async fn commands_continue_wallets_stored_at_v1(pool: PgPool) {
     );
 
     let (status, deposited) = app
-        .post("/v1/accounts/alice/deposits", "d1", r#"{"amount":700}"#)
+        .post(
+            "/v1/accounts/alice/deposits",
+            "d1",
+            r#"{"amount":700,"payment_ref":"pi_3Nq9XyZ"}"#,
+        )
         .await;
     assert_eq!(status, 200, "{deposited}");
     assert_eq!(deposited["account"]["balance"], -1_800);
@@ -66,6 +70,18 @@ async fn commands_continue_wallets_stored_at_v1(pool: PgPool) {
         .await
         .expect("read");
     assert_eq!(alice.len(), 10);
+    let deposit = &alice[8];
+    assert_eq!(
+        (deposit.event_type.as_str(), deposit.schema_version),
+        ("funds_deposited", 2)
+    );
+    assert_eq!(deposit.payload["payment_ref"], "pi_3Nq9XyZ");
+    let bob = store
+        .read_stream(&StreamId::new("account-bob"), 4, READ_EVENTS_MAX)
+        .await
+        .expect("read");
+    assert_eq!(bob[0].schema_version, 2);
+    assert_eq!(bob[0].payload["payment_ref"], serde_json::Value::Null);
     for pair in alice.windows(2) {
         assert_eq!(pair[1].prev_hash.as_deref(), Some(pair[0].hash.as_slice()));
     }

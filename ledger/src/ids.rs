@@ -84,6 +84,60 @@ impl std::fmt::Display for AccountId {
     }
 }
 
+/// Longest payment reference the ledger keeps, in characters.
+pub const PAYMENT_REF_LEN_MAX: usize = 64;
+
+/// The payment gateway's own id of a deposit or withdrawal (its payment or
+/// payout id): what the payment side matches the ledger's `cash` movements
+/// against. 1 to 64 visible ASCII characters, which every gateway's ids
+/// fit (ISO 20022 end-to-end ids are at most 35).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentRef(String);
+
+impl PaymentRef {
+    pub fn parse(reference: &str) -> Result<Self, Rejection> {
+        let visible = reference.bytes().all(|b| b.is_ascii_graphic());
+        if reference.is_empty() || reference.len() > PAYMENT_REF_LEN_MAX || !visible {
+            return Err(Rejection::InvalidPaymentRef(format!(
+                "{reference:?} must be 1 to {PAYMENT_REF_LEN_MAX} visible ASCII characters"
+            )));
+        }
+        Ok(Self(reference.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PaymentRef {
+    type Error = Rejection;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PaymentRef> for String {
+    fn from(value: PaymentRef) -> Self {
+        value.0
+    }
+}
+
+impl JsonSchema for PaymentRef {
+    fn schema_name() -> Cow<'static, str> {
+        "PaymentRef".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The payment gateway's id of the movement: 1 to 64 visible ASCII characters.",
+            "type": "string",
+            "pattern": "^[!-~]{1,64}$"
+        })
+    }
+}
+
 /// The id of an event stream, e.g. `account-alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -179,6 +233,21 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn payment_references_are_validated() {
+        for good in ["pi_3Nq9", "E2E-0001/2026", &"x".repeat(64)] {
+            assert!(PaymentRef::parse(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "a b", "tab\t", "é", &"x".repeat(65)] {
+            assert_eq!(
+                PaymentRef::parse(bad).map_err(|r| r.code()),
+                Err("invalid_payment_ref"),
+                "{bad:?}"
+            );
+        }
+        assert!(serde_json::from_str::<PaymentRef>("\"a b\"").is_err());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::store::{
     StreamHead, READ_EVENTS_MAX,
 };
 use crate::wallet::{decide, Description, HoldStatus, WalletCommand, WalletEvent, WalletState};
-use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
+use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, StreamId, TransferId};
 use sqlx::PgPool;
 
 /// Wallet events as the store held them before any event had a version 2
@@ -214,7 +214,9 @@ impl Wallets {
         );
     }
 
+    /// A deposit with a description and the gateway's reference.
     pub fn deposit(&mut self, account: &str, amount: i64) {
+        let reference = format!("psp-{}", self.commands + 1);
         self.run(
             account,
             WalletCommand::Deposit {
@@ -222,6 +224,7 @@ impl Wallets {
                 amount: Amount::new(amount).expect("amount"),
                 currency: None,
                 description: Some(Description::parse("top-up").expect("description")),
+                payment_ref: Some(PaymentRef::parse(&reference).expect("reference")),
             },
         );
     }
@@ -234,6 +237,7 @@ impl Wallets {
                 amount: Amount::new(amount).expect("amount"),
                 currency: None,
                 description: None,
+                payment_ref: None,
             },
         );
     }

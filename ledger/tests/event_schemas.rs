@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use ledger::testkit::{parse_rows, WALLET_V1_FIXTURE};
 use ledger::wallet::schemas::{self, EventSchema};
+use ledger::wallet::upcast;
 use ledger::wallet::{decide, Description, WalletCommand, WalletEvent, WalletState};
-use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, TransferId};
+use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, TransferId};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -128,12 +129,14 @@ fn one_of_each() -> Vec<WalletEvent> {
                 amount: Amount::new(1_000).expect("amount"),
                 currency: None,
                 description: Some(Description::parse("first deposit").expect("text")),
+                payment_ref: Some(PaymentRef::parse("pi_3Nq9XyZ").expect("reference")),
             },
             WalletCommand::Withdraw {
                 transfer_id: TransferId::generate(),
                 amount: Amount::new(300).expect("amount"),
                 currency: None,
                 description: None,
+                payment_ref: None,
             },
             WalletCommand::PlaceHold {
                 hold_id,
@@ -204,6 +207,11 @@ fn the_schemas_refuse_payloads_the_reader_refuses() {
     };
     let mut extra = deposit.clone();
     extra["surprise"] = 1.into();
+    let mut no_payment_ref = deposit.clone();
+    no_payment_ref
+        .as_object_mut()
+        .expect("an object")
+        .remove("payment_ref");
     for bad in [
         broken("/transfer/amount", 0.into()),
         broken("/transfer/amount", "10".into()),
@@ -211,6 +219,9 @@ fn the_schemas_refuse_payloads_the_reader_refuses() {
         broken("/transfer/code", "refund".into()),
         broken("/transfer/id", "not-a-uuid".into()),
         broken("/description", "".into()),
+        broken("/payment_ref", "two words".into()),
+        broken("/payment_ref", "x".repeat(65).into()),
+        no_payment_ref,
         extra,
     ] {
         assert!(!v.is_valid(&bad), "the schema accepts {bad}");
@@ -227,5 +238,24 @@ fn stored_v1_events_obey_the_v1_schemas() {
         let v = validator(&row.event_type, row.schema_version);
         let what = format!("{} v{}", row.stream_id, row.stream_version);
         assert_valid(&v, &what, &row.payload);
+    }
+}
+
+/// What the upcasters make of stored v1 events obeys the current schemas,
+/// and reads as the current types.
+#[test]
+fn upcast_v1_events_obey_the_current_schemas() {
+    for row in parse_rows(WALLET_V1_FIXTURE) {
+        let current = WalletEvent::current_version(&row.event_type).expect("a wallet event");
+        let what = format!("{} v{} upcast", row.stream_id, row.stream_version);
+        let payload = upcast::to_current(&row.event_type, row.schema_version, row.payload.clone())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_valid(&validator(&row.event_type, current), &what, &payload);
+        let event = WalletEvent::from_stored(&row.event_type, current, &payload)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            WalletEvent::from_stored(&row.event_type, row.schema_version, &row.payload).ok(),
+            Some(event)
+        );
     }
 }

@@ -1,7 +1,11 @@
 //! Wallet events stored before any event type had a version 2
 //! (`fixtures/wallet_v1.ndjson`), loaded as they are: they keep hashing to
-//! what was stored, the wallets replay from them, and new commands chain
-//! after them.
+//! what was stored, the wallets replay from them through the upcasters, and
+//! new commands chain version 2 events after them.
+//!
+//! The fixture was written once by the code of the time, through the real
+//! store (`testkit::Wallets`, then `testkit::dump_rows`), and is frozen: a
+//! later version gets a fixture of its own.
 //!
 //! The fixture holds, in four batches: `alice` (EUR, limit 5000) deposits
 //! 10000 "first deposit", withdraws 12000, places holds of 500 "stake"
@@ -14,7 +18,7 @@ use ledger::testkit::{dump_rows, load_rows, Wallets, WALLET_V1_FIXTURE};
 use ledger::wallet::{
     decide, replay, Description, HoldStatus, Wallet, WalletCommand, WalletEvent, WalletState,
 };
-use ledger::{AccountId, Amount, HoldId, StreamId, TransferId};
+use ledger::{AccountId, Amount, HoldId, PaymentRef, StreamId, TransferId};
 use sqlx::PgPool;
 
 fn deposit(amount: i64, description: Option<&str>) -> WalletCommand {
@@ -23,6 +27,7 @@ fn deposit(amount: i64, description: Option<&str>) -> WalletCommand {
         amount: Amount::new(amount).expect("amount"),
         currency: None,
         description: description.map(|d| Description::parse(d).expect("description")),
+        payment_ref: None,
     }
 }
 
@@ -32,49 +37,8 @@ fn withdraw(amount: i64, description: Option<&str>) -> WalletCommand {
         amount: Amount::new(amount).expect("amount"),
         currency: None,
         description: description.map(|d| Description::parse(d).expect("description")),
+        payment_ref: None,
     }
-}
-
-fn hold(hold_id: HoldId, amount: i64, description: Option<&str>) -> WalletCommand {
-    WalletCommand::PlaceHold {
-        hold_id,
-        amount: Amount::new(amount).expect("amount"),
-        currency: None,
-        description: description.map(|d| Description::parse(d).expect("description")),
-    }
-}
-
-/// Wrote the fixture once, with the code of the time (every event v1).
-/// Kept only until version 2 exists: the file is frozen from then on.
-#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
-async fn write_the_v1_fixture(pool: PgPool) {
-    if std::env::var("WRITE_WALLET_V1_FIXTURE").as_deref() != Ok("1") {
-        return;
-    }
-    let mut w = Wallets::new(&pool);
-    w.open("alice", "EUR", 5_000);
-    w.open("bob", "BRL", 0);
-    w.open("carol", "EUR", 0);
-    w.flush().await;
-    w.run("alice", deposit(10_000, Some("first deposit")));
-    w.run("bob", deposit(2_500, None));
-    w.run("alice", withdraw(12_000, None));
-    w.run("bob", deposit(1_000, Some("bonus")));
-    w.flush().await;
-    let (posted, voided) = (HoldId::generate(), HoldId::generate());
-    w.run("alice", hold(posted, 500, Some("stake")));
-    w.run("alice", hold(voided, 300, None));
-    w.run("alice", hold(HoldId::generate(), 200, Some("open stake")));
-    w.run("bob", withdraw(700, Some("payout")));
-    w.flush().await;
-    w.post_hold("alice", posted);
-    w.void_hold("alice", voided);
-    w.flush().await;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/wallet_v1.ndjson"
-    );
-    std::fs::write(path, dump_rows(&pool).await).expect("write the fixture");
 }
 
 async fn stream(store: &PgEventStore, account: &str) -> Vec<RecordedEvent> {
@@ -191,7 +155,11 @@ async fn new_commands_chain_after_the_v1_events(pool: PgPool) {
     for account in ["alice", "bob", "carol"] {
         w.resume(account).await;
     }
-    w.run("alice", deposit(700, Some("second deposit")));
+    let mut with_ref = deposit(700, Some("second deposit"));
+    if let WalletCommand::Deposit { payment_ref, .. } = &mut with_ref {
+        *payment_ref = Some(PaymentRef::parse("pi_3Nq9XyZ").expect("reference"));
+    }
+    w.run("alice", with_ref);
     w.post_hold("alice", open_stake);
     w.run("bob", withdraw(800, None));
     w.run("carol", deposit(50, None));
@@ -201,6 +169,39 @@ async fn new_commands_chain_after_the_v1_events(pool: PgPool) {
     let events = stream(&store, "alice").await;
     assert_eq!(events.len(), 10);
     assert_chains(&events);
+    let versions: Vec<(&str, i32)> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.schema_version))
+        .collect();
+    assert_eq!(
+        versions[1..3],
+        [("funds_deposited", 1), ("funds_withdrawn", 1)],
+        "stored v1 rows stay v1"
+    );
+    assert_eq!(
+        versions[8..],
+        [("funds_deposited", 2), ("hold_posted", 1)],
+        "new rows are written at each type's current version"
+    );
+    let refs: Vec<Option<PaymentRef>> = events
+        .iter()
+        .filter_map(|r| {
+            match WalletEvent::from_stored(&r.event_type, r.schema_version, &r.payload) {
+                Ok(WalletEvent::FundsDeposited(m) | WalletEvent::FundsWithdrawn(m)) => {
+                    Some(m.payment_ref)
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            None,
+            None,
+            Some(PaymentRef::parse("pi_3Nq9XyZ").expect("reference"))
+        ]
+    );
     let alice = wallet(&store, "alice").await;
     assert_eq!(alice.balance.posted(), -2_500 + 700 - 200);
     assert_eq!(alice.balance.pending_debits, 0);

@@ -30,6 +30,7 @@ async fn wallet_with_deposits(store: &PgEventStore, id: &str, deposits: i64) {
         amount: Amount::new(n * 100).expect("amount"),
         currency: None,
         description: None,
+        payment_ref: None,
     });
     for (i, command) in std::iter::once(open).chain(deposits).enumerate() {
         let events = decide(&state, &command).expect("accepted");

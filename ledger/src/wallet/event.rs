@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::upcast;
-use crate::{AccountId, CreditLimit, Currency, Error, HoldId, Phase, Transfer};
+use crate::{AccountId, CreditLimit, Currency, Error, HoldId, PaymentRef, Phase, Transfer};
 
 /// A player's wallet opened, in one currency and with a credit limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -19,14 +19,35 @@ pub struct AccountOpened {
 }
 
 /// A posted transfer in or out of a wallet (deposit or withdrawal).
+/// Version 2 added `payment_ref`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = payment_ref_is_required)]
 pub struct FundsMoved {
     pub transfer: Transfer,
+    /// The payment gateway's id of this movement, or null when the ledger has none.
+    // The payment side reconciles the `cash` account by it. `None`: the
+    // client sent none, or the event was stored at version 1, before the
+    // ledger kept them (the upcaster says null; reconcile by transfer id).
+    // Always written, null included: `deserialize_with` stops serde from
+    // reading a missing key as `None`, so a version 1 payload that skipped
+    // its upcaster is an error, not a silent version 2.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schemars(with = "Option<PaymentRef>")]
+    pub payment_ref: Option<PaymentRef>,
     /// The client's free text, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = super::DESCRIPTION_LEN_MAX))]
     pub description: Option<String>,
+}
+
+/// Lists `payment_ref` as required (present, possibly null), as the reader
+/// has it; schemars leaves an `Option` out of `required`, and its own
+/// `required` attribute would also forbid null.
+fn payment_ref_is_required(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+        required.push("payment_ref".into());
+    }
 }
 
 /// A hold placed, posted or voided. `hold_id` sits at the top of the payload
@@ -196,8 +217,8 @@ impl Kind {
     fn current_version(self) -> i32 {
         match self {
             Self::AccountOpened => 1,
-            Self::FundsDeposited => 1,
-            Self::FundsWithdrawn => 1,
+            Self::FundsDeposited => 2,
+            Self::FundsWithdrawn => 2,
             Self::HoldPlaced => 1,
             Self::HoldPosted => 1,
             Self::HoldVoided => 1,

@@ -30,6 +30,12 @@ impl EventSchema {
     }
 }
 
+/// What `payment_ref` (since version 2) means, null included.
+const PAYMENT_REF: &str = "`payment_ref` is the gateway's id of the movement, which the \
+     payment side reconciles the `cash` account against; null when the ledger has none: the \
+     client sent none, or the event was stored at version 1, before the ledger kept them \
+     (reconcile those by transfer id).";
+
 /// The schema of every wallet event type at its current version.
 pub fn all() -> Vec<EventSchema> {
     vec![
@@ -39,13 +45,17 @@ pub fn all() -> Vec<EventSchema> {
         ),
         schema::<FundsMoved>(
             WalletEvent::FUNDS_DEPOSITED,
-            "Money arrived in a wallet from the payment gateway: a posted transfer \
-             from `cash` to the wallet, code `deposit`.",
+            &format!(
+                "Money arrived in a wallet from the payment gateway: a posted transfer \
+                 from `cash` to the wallet, code `deposit`. {PAYMENT_REF}"
+            ),
         ),
         schema::<FundsMoved>(
             WalletEvent::FUNDS_WITHDRAWN,
-            "Money left a wallet for the payment gateway: a posted transfer from \
-             the wallet to `cash`, code `withdrawal`.",
+            &format!(
+                "Money left a wallet for the payment gateway: a posted transfer from \
+                 the wallet to `cash`, code `withdrawal`. {PAYMENT_REF}"
+            ),
         ),
         schema::<HoldChanged>(
             WalletEvent::HOLD_PLACED,

@@ -22,7 +22,28 @@ struct Step {
 }
 
 /// Every step, of every wallet event type.
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[
+    Step {
+        event_type: WalletEvent::FUNDS_DEPOSITED,
+        from: 1,
+        apply: no_payment_ref,
+    },
+    Step {
+        event_type: WalletEvent::FUNDS_WITHDRAWN,
+        from: 1,
+        apply: no_payment_ref,
+    },
+];
+
+/// `funds_deposited` and `funds_withdrawn` v1 → v2: version 1 kept no
+/// payment reference, so a v1 movement has none (`null`), which tells the
+/// payment side to reconcile it by transfer id.
+fn no_payment_ref(fields: &mut Map<String, Value>) -> Result<(), String> {
+    match fields.insert("payment_ref".into(), Value::Null) {
+        None => Ok(()),
+        Some(_) => Err("a version 1 payload cannot have a payment_ref".into()),
+    }
+}
 
 /// The payload of `event_type` stored at `schema_version`, in the shape of
 /// the version this build writes.
@@ -98,6 +119,51 @@ mod tests {
                 "{} v{} is not below the current version",
                 step.event_type,
                 step.from
+            );
+        }
+    }
+
+    fn v1_deposit() -> Value {
+        serde_json::json!({
+            "transfer": {
+                "id": "01a207b8-c8ac-70c1-9a95-30428f7d60ba",
+                "debit": "cash",
+                "credit": "alice",
+                "amount": 10000,
+                "currency": "EUR",
+                "code": "deposit"
+            },
+            "description": "first deposit"
+        })
+    }
+
+    #[test]
+    fn a_v1_deposit_or_withdrawal_has_no_payment_ref() {
+        for event_type in [WalletEvent::FUNDS_DEPOSITED, WalletEvent::FUNDS_WITHDRAWN] {
+            let mut expected = v1_deposit();
+            expected["payment_ref"] = Value::Null;
+            assert_eq!(
+                to_version(event_type, 1, 2, v1_deposit()).ok(),
+                Some(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn a_v1_payload_that_is_not_v1_is_refused() {
+        let mut with_ref = v1_deposit();
+        with_ref["payment_ref"] = "pi_1".into();
+        for payload in [with_ref, serde_json::json!([1, 2])] {
+            let err = to_version(WalletEvent::FUNDS_DEPOSITED, 1, 2, payload.clone());
+            assert!(
+                matches!(
+                    err,
+                    Err(Error::Decode {
+                        schema_version: 1,
+                        ..
+                    })
+                ),
+                "{payload}: {err:?}"
             );
         }
     }

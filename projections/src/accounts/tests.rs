@@ -70,6 +70,7 @@ fn opening_and_deposit_become_a_wallet_row_and_two_postings() {
     let deposit = WalletEvent::FundsDeposited(FundsMoved {
         transfer: transfer(AccountId::cash(), alice(), 500, TransferCode::Deposit),
         description: Some("top-up".into()),
+        payment_ref: None,
     });
     let events = [
         recorded(7, "account-alice", 1, &opened()),
