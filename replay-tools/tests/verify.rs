@@ -127,3 +127,52 @@ async fn verify_passes_on_v1_events_and_on_newer_ones_after_them(pool: PgPool) {
         "{after}"
     );
 }
+
+/// A wallet event this build cannot read (here: a version from a newer
+/// build) fails the audit, naming it: skipping it would leave its transfer
+/// out of the books and still report them balanced.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn verify_fails_on_a_wallet_event_it_cannot_read(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    wallet_with_deposits(&store, "alice", 1).await;
+    let newer = NewEvent::new(
+        "funds_deposited",
+        99,
+        serde_json::json!({ "transfer": "in a shape to come" }),
+    );
+    let events = store
+        .read_stream(&StreamId::new("account-alice"), 0, 100)
+        .await
+        .expect("read");
+    let last = events.last().expect("events");
+    let head = StreamHead {
+        version: last.stream_version,
+        hash: last.hash.as_slice().try_into().ok(),
+    };
+    let appended = store
+        .append(
+            StreamId::new("account-alice"),
+            head,
+            vec![newer],
+            "newer-1".into(),
+        )
+        .await
+        .expect("append");
+    let AppendOutcome::Committed { last_positions, .. } = appended else {
+        panic!("conflict");
+    };
+    let position = last_positions[0].expect("a position");
+
+    let out = verify(&pool);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("event {position} (account-alice v3)"))
+            && stderr.contains("funds_deposited v99 was written by a newer build"),
+        "{stderr}"
+    );
+}
