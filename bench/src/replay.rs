@@ -14,7 +14,7 @@ use ledger::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
     BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, MIGRATOR,
 };
-use ledger::wallet::{decide, Description, WalletCommand, WalletState, SCHEMA_VERSION};
+use ledger::wallet::{decide, Description, WalletCommand, WalletState};
 use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
 use projections::{Balances, Projection, ProjectionsConfig, Runner, Statements, Step};
 use sqlx::PgPool;
@@ -400,7 +400,7 @@ impl Generator {
                 outcome: serde_json::json!({ "status": if events.is_empty() { 422 } else { 200 } }),
                 events: events
                     .iter()
-                    .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
                     .collect(),
             });
         }
@@ -434,6 +434,7 @@ impl Generator {
                 amount: Amount::new(INITIAL_DEPOSIT).map_err(bad)?,
                 currency: None,
                 description: Some(self.description.clone()),
+                payment_ref: None,
             });
         }
         let amount = Amount::new(self.rng.i64(1..=AMOUNT_MAX)).map_err(bad)?;
@@ -449,6 +450,7 @@ impl Generator {
                     amount,
                     currency: None,
                     description,
+                    payment_ref: None,
                 }
             }
             (40..80, hold) => {
@@ -458,6 +460,7 @@ impl Generator {
                     amount,
                     currency: None,
                     description,
+                    payment_ref: None,
                 }
             }
             (_, hold) => {

@@ -141,6 +141,7 @@ async fn transact(
             amount,
             currency: None,
             description,
+            payment_ref: None,
         }
     } else {
         WalletCommand::Withdraw {
@@ -148,6 +149,7 @@ async fn transact(
             amount,
             currency: None,
             description,
+            payment_ref: None,
         }
     };
     // Rinha sends no idempotency key; each request is a command of its own.

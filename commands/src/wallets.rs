@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use ledger::wallet::{Description, WalletCommand, WalletEvent};
-use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
+use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, StreamId, TransferId};
 use serde::Deserialize;
 
 use crate::body;
@@ -48,6 +48,8 @@ struct MoveFunds {
     amount: i64,
     currency: Option<String>,
     description: Option<String>,
+    /// The payment gateway's id of a deposit or withdrawal; holds take none.
+    payment_ref: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,9 +124,15 @@ async fn open_account(
     submit(&state, parsed, &account, command, render_opened).await
 }
 
-fn amount_and_currency(
-    request: &MoveFunds,
-) -> Result<(Amount, Option<Currency>, Option<Description>), ApiError> {
+/// A [`MoveFunds`] request, parsed.
+struct MovementRequest {
+    amount: Amount,
+    currency: Option<Currency>,
+    description: Option<Description>,
+    payment_ref: Option<PaymentRef>,
+}
+
+fn parse_movement(request: &MoveFunds) -> Result<MovementRequest, ApiError> {
     let amount = Amount::new(request.amount)?;
     let currency = request
         .currency
@@ -136,7 +144,17 @@ fn amount_and_currency(
         .as_deref()
         .map(Description::parse)
         .transpose()?;
-    Ok((amount, currency, description))
+    let payment_ref = request
+        .payment_ref
+        .as_deref()
+        .map(PaymentRef::parse)
+        .transpose()?;
+    Ok(MovementRequest {
+        amount,
+        currency,
+        description,
+        payment_ref,
+    })
 }
 
 /// The three commands that move money on a wallet: one request shape, one
@@ -157,32 +175,41 @@ impl Movement {
         }
     }
 
-    fn command(
-        self,
-        amount: Amount,
-        currency: Option<Currency>,
-        description: Option<Description>,
-    ) -> WalletCommand {
-        match self {
+    fn command(self, request: MovementRequest) -> Result<WalletCommand, ApiError> {
+        let MovementRequest {
+            amount,
+            currency,
+            description,
+            payment_ref,
+        } = request;
+        Ok(match self {
             Self::Deposit => WalletCommand::Deposit {
                 transfer_id: TransferId::generate(),
                 amount,
                 currency,
                 description,
+                payment_ref,
             },
             Self::Withdrawal => WalletCommand::Withdraw {
                 transfer_id: TransferId::generate(),
                 amount,
                 currency,
                 description,
+                payment_ref,
             },
+            // A hold moves money to the house, not through the gateway.
+            Self::Hold if payment_ref.is_some() => {
+                return Err(ApiError::InvalidRequest(
+                    "payment_ref is for deposits and withdrawals; a hold takes none".into(),
+                ))
+            }
             Self::Hold => WalletCommand::PlaceHold {
                 hold_id: HoldId::generate(),
                 amount,
                 currency,
                 description,
             },
-        }
+        })
     }
 
     fn render(self) -> Render {
@@ -203,8 +230,7 @@ async fn move_funds(
     let route = format!("POST /v1/accounts/{id}/{}", movement.route());
     let (request, parsed) = parse::<MoveFunds>(state, &route, headers, raw)?;
     let account = AccountId::parse(id)?;
-    let (amount, currency, description) = amount_and_currency(&request)?;
-    let command = movement.command(amount, currency, description);
+    let command = movement.command(parse_movement(&request)?)?;
     submit(state, parsed, &account, command, movement.render()).await
 }
 

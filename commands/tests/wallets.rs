@@ -114,6 +114,16 @@ async fn rejections_have_stable_codes(pool: PgPool) {
         ),
         ("/v1/accounts", r#"{"currency":"euro"}"#, "invalid_currency"),
         (
+            "/v1/accounts/bob/withdrawals",
+            r#"{"amount":1,"payment_ref":"two words"}"#,
+            "invalid_payment_ref",
+        ),
+        (
+            "/v1/accounts/bob/holds",
+            r#"{"amount":1,"payment_ref":"pi_1"}"#,
+            "invalid_request",
+        ),
+        (
             "/v1/accounts",
             r#"{"currency":"EUR","credit_limit":-1}"#,
             "invalid_credit_limit",
@@ -155,6 +165,16 @@ async fn bad_input_is_a_4xx_never_a_500(pool: PgPool) {
             r#"{"amount":1,"description":""}"#.into(),
             422,
             "invalid_description",
+        ),
+        (
+            format!(r#"{{"amount":1,"payment_ref":"{}"}}"#, "x".repeat(65)),
+            422,
+            "invalid_payment_ref",
+        ),
+        (
+            r#"{"amount":1,"payment_ref":7}"#.into(),
+            422,
+            "invalid_request",
         ),
         (huge, 413, "body_too_large"),
     ];

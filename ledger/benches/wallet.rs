@@ -61,6 +61,7 @@ fn deposit(minor_units: i64) -> WalletCommand {
         amount: amount(minor_units),
         currency: None,
         description: description(),
+        payment_ref: None,
     }
 }
 
@@ -70,6 +71,7 @@ fn withdraw(minor_units: i64) -> WalletCommand {
         amount: amount(minor_units),
         currency: None,
         description: description(),
+        payment_ref: None,
     }
 }
 

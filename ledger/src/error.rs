@@ -19,6 +19,17 @@ pub enum Error {
         event_type: String,
         schema_version: i32,
     },
+    /// A stored event of a version this build does not know yet: reading it
+    /// as if it were an older one could lose what the newer one added.
+    #[error(
+        "{event_type} v{schema_version} was written by a newer build (this one reads up to \
+         v{current}): upgrade before reading this log"
+    )]
+    FutureSchemaVersion {
+        event_type: String,
+        schema_version: i32,
+        current: i32,
+    },
     #[error("stream {0} appears twice in one batch")]
     DuplicateStream(String),
     #[error("batch of {count} exceeds the store's limit of {limit}")]

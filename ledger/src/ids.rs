@@ -2,6 +2,9 @@
 //! system accounts (`house`, `cash`, ...) are built only by this module, so a
 //! client can never open or debit one by name.
 
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -59,9 +62,79 @@ impl AccountId {
     }
 }
 
+impl JsonSchema for AccountId {
+    fn schema_name() -> Cow<'static, str> {
+        "AccountId".into()
+    }
+
+    // Player ids and system ids (`house`, `cash`, `pool:{id}`, ...) share
+    // this type, so the pattern admits both.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An account: a player's wallet (1 to 64 of A-Z, a-z, 0-9, '_', '-', '.') or a system account (house, cash, or an id with a ':').",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.:-]+$"
+        })
+    }
+}
+
 impl std::fmt::Display for AccountId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Longest payment reference the ledger keeps, in characters.
+pub const PAYMENT_REF_LEN_MAX: usize = 64;
+
+/// The payment gateway's own id of a deposit or withdrawal (its payment or
+/// payout id): what the payment side matches the ledger's `cash` movements
+/// against. 1 to 64 visible ASCII characters, which every gateway's ids
+/// fit (ISO 20022 end-to-end ids are at most 35).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentRef(String);
+
+impl PaymentRef {
+    pub fn parse(reference: &str) -> Result<Self, Rejection> {
+        let visible = reference.bytes().all(|b| b.is_ascii_graphic());
+        if reference.is_empty() || reference.len() > PAYMENT_REF_LEN_MAX || !visible {
+            return Err(Rejection::InvalidPaymentRef(format!(
+                "{reference:?} must be 1 to {PAYMENT_REF_LEN_MAX} visible ASCII characters"
+            )));
+        }
+        Ok(Self(reference.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PaymentRef {
+    type Error = Rejection;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PaymentRef> for String {
+    fn from(value: PaymentRef) -> Self {
+        value.0
+    }
+}
+
+impl JsonSchema for PaymentRef {
+    fn schema_name() -> Cow<'static, str> {
+        "PaymentRef".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The payment gateway's id of the movement: 1 to 64 visible ASCII characters.",
+            "type": "string",
+            "pattern": "^[!-~]{1,64}$"
+        })
     }
 }
 
@@ -92,7 +165,7 @@ impl std::fmt::Display for StreamId {
 }
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $schema_doc:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -118,16 +191,32 @@ macro_rules! uuid_id {
                 self.0.fmt(f)
             }
         }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "description": $schema_doc,
+                    "type": "string",
+                    "format": "uuid"
+                })
+            }
+        }
     };
 }
 
 uuid_id!(
     /// Identifies one transfer (one money movement) on the ledger.
-    TransferId
+    TransferId,
+    "Identifies one transfer (one money movement) on the ledger."
 );
 uuid_id!(
     /// Identifies a hold: a pending transfer later posted or voided.
-    HoldId
+    HoldId,
+    "Identifies a hold: a pending transfer later posted or voided."
 );
 
 #[cfg(test)]
@@ -144,6 +233,21 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn payment_references_are_validated() {
+        for good in ["pi_3Nq9", "E2E-0001/2026", &"x".repeat(64)] {
+            assert!(PaymentRef::parse(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "a b", "tab\t", "é", &"x".repeat(65)] {
+            assert_eq!(
+                PaymentRef::parse(bad).map_err(|r| r.code()),
+                Err("invalid_payment_ref"),
+                "{bad:?}"
+            );
+        }
+        assert!(serde_json::from_str::<PaymentRef>("\"a b\"").is_err());
     }
 
     #[test]

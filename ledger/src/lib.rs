@@ -16,7 +16,7 @@ pub mod transfer;
 pub mod wallet;
 
 pub use error::Error;
-pub use ids::{AccountId, HoldId, StreamId, TransferId};
+pub use ids::{AccountId, HoldId, PaymentRef, StreamId, TransferId};
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;
 pub use transfer::{Phase, Transfer, TransferCode};

@@ -1,5 +1,8 @@
 //! Money: amounts are `i64` minor units (cents) of one currency. No floats.
 
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use crate::Rejection;
@@ -39,6 +42,20 @@ impl From<Currency> for String {
     }
 }
 
+impl JsonSchema for Currency {
+    fn schema_name() -> Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "ISO 4217 currency code: three capital letters.",
+            "type": "string",
+            "pattern": "^[A-Z]{3}$"
+        })
+    }
+}
+
 impl std::fmt::Display for Currency {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -70,6 +87,21 @@ impl TryFrom<i64> for Amount {
     type Error = Rejection;
     fn try_from(value: i64) -> Result<Self, Self::Error> {
         Self::new(value)
+    }
+}
+
+impl JsonSchema for Amount {
+    fn schema_name() -> Cow<'static, str> {
+        "Amount".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A positive whole number of minor units (cents) of the currency.",
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1
+        })
     }
 }
 
@@ -105,6 +137,21 @@ impl TryFrom<i64> for CreditLimit {
     type Error = Rejection;
     fn try_from(value: i64) -> Result<Self, Self::Error> {
         Self::new(value)
+    }
+}
+
+impl JsonSchema for CreditLimit {
+    fn schema_name() -> Cow<'static, str> {
+        "CreditLimit".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "How far below zero the account may go, in minor units: balance >= -limit.",
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0
+        })
     }
 }
 

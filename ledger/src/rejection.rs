@@ -26,6 +26,8 @@ pub enum Rejection {
     InvalidCreditLimit(String),
     #[error("invalid description: {0}")]
     InvalidDescription(String),
+    #[error("invalid payment reference: {0}")]
+    InvalidPaymentRef(String),
 }
 
 impl Rejection {
@@ -43,6 +45,7 @@ impl Rejection {
             Self::InvalidAccountId(_) => "invalid_account_id",
             Self::InvalidCreditLimit(_) => "invalid_credit_limit",
             Self::InvalidDescription(_) => "invalid_description",
+            Self::InvalidPaymentRef(_) => "invalid_payment_ref",
         }
     }
 }

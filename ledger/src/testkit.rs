@@ -2,18 +2,29 @@
 //! feature, which only test builds enable): makes wallet events the way the
 //! command side does, with the real `decide` and
 //! `PgEventStore::append_batch`, and keeps the audit `Book` of what was
-//! appended, to compare read models with. It panics on any failure: it is
-//! for tests only.
+//! appended, to compare read models with; loads and dumps stored rows as
+//! they are, for fixtures of older schema versions. It panics on any
+//! failure: it is for tests only.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
 use crate::book::Book;
 use crate::store::{
-    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, RecordedEvent, StreamAppend,
+    StreamHead, READ_EVENTS_MAX,
 };
-use crate::wallet::{decide, Description, WalletCommand, WalletState, SCHEMA_VERSION};
-use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
+use crate::wallet::{decide, Description, HoldStatus, WalletCommand, WalletEvent, WalletState};
+use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, StreamId, TransferId};
 use sqlx::PgPool;
+
+/// Wallet events as the store held them before any event had a version 2
+/// (13 events: `alice`, `bob`, `carol`; see `ledger/tests/wallet_v1.rs`).
+/// Frozen: never regenerate it, add a new fixture instead.
+pub const WALLET_V1_FIXTURE: &str = include_str!("../tests/fixtures/wallet_v1.ndjson");
 
 pub struct Wallets {
     pub store: PgEventStore,
@@ -71,7 +82,7 @@ impl Wallets {
             outcome: serde_json::Value::Null,
             events: events
                 .iter()
-                .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
                 .collect(),
         });
         if !self.queued.iter().any(|a| a == account) {
@@ -132,6 +143,54 @@ impl Wallets {
         last
     }
 
+    /// Picks up a wallet someone else appended (a loaded fixture): reads its
+    /// stream from the store, as the command side would, so that the next
+    /// commands are decided against it and chain from its last hash. Its
+    /// transfers go into the book.
+    pub async fn resume(&mut self, account: &str) {
+        let id = StreamId::account(&AccountId::parse(account).expect("id"));
+        let recorded = self
+            .store
+            .read_stream(&id, 0, READ_EVENTS_MAX)
+            .await
+            .expect("read stream");
+        let mut stream = Stream {
+            state: WalletState::default(),
+            head: StreamHead::EMPTY,
+            queued: Vec::new(),
+        };
+        for r in &recorded {
+            let event = WalletEvent::from_stored(&r.event_type, r.schema_version, &r.payload)
+                .unwrap_or_else(|e| panic!("{account} v{}: {e}", r.stream_version));
+            if let Some((transfer, phase)) = event.transfer() {
+                self.book.apply(transfer, phase);
+            }
+            stream.state = std::mem::take(&mut stream.state).evolve(&event);
+            stream.head = StreamHead {
+                version: r.stream_version,
+                hash: Some(r.hash.as_slice().try_into().expect("32-byte hash")),
+            };
+            self.last_position = self.last_position.max(r.global_position);
+        }
+        assert!(stream.state.wallet.is_some(), "{account} is not open");
+        self.streams.insert(account.to_owned(), stream);
+    }
+
+    /// The ids of the wallet's holds still pending, in no particular order.
+    pub fn pending_holds(&self, account: &str) -> Vec<HoldId> {
+        self.streams
+            .get(account)
+            .and_then(|s| s.state.wallet.as_ref())
+            .map(|w| {
+                w.holds
+                    .iter()
+                    .filter(|(_, h)| h.status == HoldStatus::Pending)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The wallet's stream version in the store.
     pub fn version(&self, account: &str) -> i64 {
         self.streams.get(account).map_or(0, |s| s.head.version)
@@ -155,7 +214,9 @@ impl Wallets {
         );
     }
 
+    /// A deposit with a description and the gateway's reference.
     pub fn deposit(&mut self, account: &str, amount: i64) {
+        let reference = format!("psp-{}", self.commands + 1);
         self.run(
             account,
             WalletCommand::Deposit {
@@ -163,6 +224,7 @@ impl Wallets {
                 amount: Amount::new(amount).expect("amount"),
                 currency: None,
                 description: Some(Description::parse("top-up").expect("description")),
+                payment_ref: Some(PaymentRef::parse(&reference).expect("reference")),
             },
         );
     }
@@ -175,6 +237,7 @@ impl Wallets {
                 amount: Amount::new(amount).expect("amount"),
                 currency: None,
                 description: None,
+                payment_ref: None,
             },
         );
     }
@@ -254,4 +317,119 @@ pub fn database_url(pool: &PgPool) -> String {
         .expect("database name")
         .to_owned();
     format!("{server}/{name}")
+}
+
+/// One row of the `events` table as a fixture file holds it (one JSON
+/// object per line): every column the hash covers, hashes in hex.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredRow {
+    pub global_position: i64,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub command_id: String,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Option<String>,
+    pub hash: String,
+}
+
+impl From<&RecordedEvent> for StoredRow {
+    fn from(e: &RecordedEvent) -> Self {
+        Self {
+            global_position: e.global_position,
+            stream_id: e.stream_id.to_string(),
+            stream_version: e.stream_version,
+            event_id: e.event_id,
+            command_id: e.command_id.clone(),
+            event_type: e.event_type.clone(),
+            schema_version: e.schema_version,
+            payload: e.payload.clone(),
+            metadata: e.metadata.clone(),
+            recorded_at: e.recorded_at,
+            prev_hash: e.prev_hash.as_deref().map(hex::encode),
+            hash: hex::encode(&e.hash),
+        }
+    }
+}
+
+/// The rows of a fixture file, in file order.
+pub fn parse_rows(ndjson: &str) -> Vec<StoredRow> {
+    ndjson
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("fixture line {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+/// Inserts a fixture's rows into the log as they are, as the superuser a
+/// `#[sqlx::test]` connects as (the application's role could not); returns
+/// the last position once readers can see it.
+pub async fn load_rows(pool: &PgPool, ndjson: &str) -> i64 {
+    let rows = parse_rows(ndjson);
+    let unhex = |h: &str| hex::decode(h).expect("hex hash");
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query(include_str!("testkit/insert_events.sql"))
+        .bind(rows.iter().map(|r| r.global_position).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.stream_id.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.command_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.event_type.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.schema_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.metadata.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.prev_hash.as_deref().map(unhex))
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| unhex(&r.hash)).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .expect("insert fixture rows");
+    sqlx::query(include_str!("testkit/advance_positions.sql"))
+        .execute(&mut *tx)
+        .await
+        .expect("advance positions");
+    tx.commit().await.expect("commit");
+    let last = rows.iter().map(|r| r.global_position).max().expect("rows");
+    visible(&PgEventStore::new(pool.clone()), last).await;
+    last
+}
+
+/// Every row of the log, in position order, in the fixture format.
+pub async fn dump_rows(pool: &PgPool) -> String {
+    let mut conn = pool.acquire().await.expect("connection");
+    let mut out = String::new();
+    let mut after = 0;
+    loop {
+        let page = PgEventStore::read_snapshot_page(&mut conn, after, READ_EVENTS_MAX)
+            .await
+            .expect("read");
+        let Some(last) = page.last() else {
+            return out;
+        };
+        after = last.global_position;
+        for event in &page {
+            out.push_str(&serde_json::to_string(&StoredRow::from(event)).expect("row"));
+            out.push('\n');
+        }
+    }
 }

@@ -2,12 +2,13 @@
 //! an amount of one currency and a reason code (double entry). A hold is a
 //! transfer in two phases: placed as pending, later posted or voided.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{AccountId, Amount, Currency, TransferId};
 
 /// Why money moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferCode {
     Deposit,
@@ -15,7 +16,8 @@ pub enum TransferCode {
     Hold,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One money movement: `amount` leaves `debit` and arrives in `credit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Transfer {
     pub id: TransferId,
     pub debit: AccountId,

@@ -101,6 +101,7 @@ impl World {
                     amount: amount(n),
                     currency: None,
                     description: None,
+                    payment_ref: None,
                 },
             ),
             Op::Withdraw { account, amount: n } => (
@@ -110,6 +111,7 @@ impl World {
                     amount: amount(n),
                     currency: None,
                     description: None,
+                    payment_ref: None,
                 },
             ),
             Op::PlaceHold { account, amount: n } => {

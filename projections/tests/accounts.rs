@@ -529,7 +529,7 @@ async fn wait_for_position_returns_when_reached_and_errs_when_behind(pool: PgPoo
 
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn a_hold_voided_that_was_never_placed_stops_the_projection(pool: PgPool) {
-    use ledger::wallet::{HoldChanged, WalletEvent, SCHEMA_VERSION};
+    use ledger::wallet::{HoldChanged, WalletEvent};
     use ledger::{Amount, Currency, HoldId, Transfer, TransferCode, TransferId};
 
     let mut wallets = Wallets::new(&pool);
@@ -560,7 +560,7 @@ async fn a_hold_voided_that_was_never_placed_stops_the_projection(pool: PgPool) 
             },
             vec![NewEvent::new(
                 voided.event_type(),
-                SCHEMA_VERSION,
+                voided.schema_version(),
                 voided.payload(),
             )],
             "corrupt-1".into(),

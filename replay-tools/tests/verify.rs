@@ -2,8 +2,8 @@
 //! event whose stored bytes were changed behind the trigger's back.
 
 use ledger::store::{AppendOutcome, EventStore, NewEvent, PgEventStore, StreamHead};
-use ledger::testkit::database_url;
-use ledger::wallet::{decide, WalletCommand, WalletState, SCHEMA_VERSION};
+use ledger::testkit::{database_url, load_rows, Wallets, WALLET_V1_FIXTURE};
+use ledger::wallet::{decide, WalletCommand, WalletState};
 use ledger::{AccountId, Amount, CreditLimit, Currency, StreamId, TransferId};
 use sqlx::PgPool;
 
@@ -30,12 +30,13 @@ async fn wallet_with_deposits(store: &PgEventStore, id: &str, deposits: i64) {
         amount: Amount::new(n * 100).expect("amount"),
         currency: None,
         description: None,
+        payment_ref: None,
     });
     for (i, command) in std::iter::once(open).chain(deposits).enumerate() {
         let events = decide(&state, &command).expect("accepted");
         let new = events
             .iter()
-            .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+            .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
             .collect();
         let outcome = store
             .append(stream.clone(), head, new, format!("{id}-{i}"))
@@ -84,6 +85,94 @@ async fn verify_passes_then_names_the_tampered_event(pool: PgPool) {
     assert!(!tampered.status.success());
     assert!(
         stderr.contains(&format!("event {position} (account-alice v3)")),
+        "{stderr}"
+    );
+}
+
+/// Events stored at version 1 (`ledger/tests/fixtures/wallet_v1.ndjson`)
+/// verify as they are, and so do newer events appended after them.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn verify_passes_on_v1_events_and_on_newer_ones_after_them(pool: PgPool) {
+    load_rows(&pool, WALLET_V1_FIXTURE).await;
+    let stdout = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    // Five accounts have transfers: alice, bob, house, cash in EUR and BRL.
+    let before = stdout(verify(&pool));
+    assert!(
+        before.contains("verified 13 events in 3 streams up to position 13")
+            && before.contains("5 account balances"),
+        "{before}"
+    );
+
+    let mut wallets = Wallets::new(&pool);
+    for account in ["alice", "bob", "carol"] {
+        wallets.resume(account).await;
+    }
+    wallets.deposit("alice", 700);
+    wallets.withdraw("bob", 2_800);
+    wallets.deposit("carol", 50);
+    let last = wallets.flush().await;
+    let after = stdout(verify(&pool));
+    assert!(
+        after.contains(&format!(
+            "verified 16 events in 3 streams up to position {last}"
+        )) && after.contains("6 account balances"),
+        "{after}"
+    );
+}
+
+/// A wallet event this build cannot read (here: a version from a newer
+/// build) fails the audit, naming it: skipping it would leave its transfer
+/// out of the books and still report them balanced.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn verify_fails_on_a_wallet_event_it_cannot_read(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    wallet_with_deposits(&store, "alice", 1).await;
+    let newer = NewEvent::new(
+        "funds_deposited",
+        99,
+        serde_json::json!({ "transfer": "in a shape to come" }),
+    );
+    let events = store
+        .read_stream(&StreamId::new("account-alice"), 0, 100)
+        .await
+        .expect("read");
+    let last = events.last().expect("events");
+    let head = StreamHead {
+        version: last.stream_version,
+        hash: last.hash.as_slice().try_into().ok(),
+    };
+    let appended = store
+        .append(
+            StreamId::new("account-alice"),
+            head,
+            vec![newer],
+            "newer-1".into(),
+        )
+        .await
+        .expect("append");
+    let AppendOutcome::Committed { last_positions, .. } = appended else {
+        panic!("conflict");
+    };
+    let position = last_positions[0].expect("a position");
+
+    let out = verify(&pool);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("event {position} (account-alice v3)"))
+            && stderr.contains("funds_deposited v99 was written by a newer build"),
         "{stderr}"
     );
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ledger::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StoredCommand, StreamAppend,
 };
-use ledger::wallet::{decide, SCHEMA_VERSION};
+use ledger::wallet::decide;
 use ledger::StreamId;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -363,7 +363,7 @@ fn decide_stream(
                 };
                 let new_events = events
                     .iter()
-                    .map(|e| NewEvent::new(e.event_type(), SCHEMA_VERSION, e.payload()))
+                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
                     .collect();
                 (new_events, answer)
             }

@@ -4,8 +4,8 @@ use super::event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
 use super::{HoldStatus, Wallet, WalletState};
 use crate::book::Side;
 use crate::{
-    AccountId, Amount, CreditLimit, Currency, HoldId, Phase, Rejection, Transfer, TransferCode,
-    TransferId,
+    AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, Phase, Rejection, Transfer,
+    TransferCode, TransferId,
 };
 
 /// Longest free-text description a transfer may carry, in characters.
@@ -45,12 +45,14 @@ pub enum WalletCommand {
         amount: Amount,
         currency: Option<Currency>,
         description: Option<Description>,
+        payment_ref: Option<PaymentRef>,
     },
     Withdraw {
         transfer_id: TransferId,
         amount: Amount,
         currency: Option<Currency>,
         description: Option<Description>,
+        payment_ref: Option<PaymentRef>,
     },
     PlaceHold {
         hold_id: HoldId,
@@ -94,6 +96,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             amount,
             currency,
             description,
+            payment_ref,
         } => {
             let currency = same_currency(wallet, *currency)?;
             let transfer = transfer(
@@ -107,6 +110,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             fits(wallet, Side::Credit, *amount, Phase::Posted)?;
             WalletEvent::FundsDeposited(FundsMoved {
                 transfer,
+                payment_ref: payment_ref.clone(),
                 description: text(description),
             })
         }
@@ -115,6 +119,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             amount,
             currency,
             description,
+            payment_ref,
         } => {
             let currency = same_currency(wallet, *currency)?;
             covers(wallet, *amount)?;
@@ -129,6 +134,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             fits(wallet, Side::Debit, *amount, Phase::Posted)?;
             WalletEvent::FundsWithdrawn(FundsMoved {
                 transfer,
+                payment_ref: payment_ref.clone(),
                 description: text(description),
             })
         }

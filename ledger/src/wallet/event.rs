@@ -1,14 +1,16 @@
 //! The wallet's events: past-tense facts with stable type strings and a
-//! schema version kept apart from the Rust names.
+//! schema version per type, kept apart from the Rust names. Each type is
+//! written at its current version; older stored versions are upcast on the
+//! way in (`upcast.rs`), never rewritten.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, CreditLimit, Currency, Error, HoldId, Phase, Transfer};
+use super::upcast;
+use crate::{AccountId, CreditLimit, Currency, Error, HoldId, PaymentRef, Phase, Transfer};
 
-/// The schema version written for every wallet event today.
-pub const SCHEMA_VERSION: i32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A player's wallet opened, in one currency and with a credit limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountOpened {
     pub account: AccountId,
@@ -17,22 +19,48 @@ pub struct AccountOpened {
 }
 
 /// A posted transfer in or out of a wallet (deposit or withdrawal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Version 2 added `payment_ref`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = payment_ref_is_required)]
 pub struct FundsMoved {
     pub transfer: Transfer,
+    /// The payment gateway's id of this movement, or null when the ledger has none.
+    // The payment side reconciles the `cash` account by it. `None`: the
+    // client sent none, or the event was stored at version 1, before the
+    // ledger kept them (the upcaster says null; reconcile by transfer id).
+    // Always written, null included: `deserialize_with` stops serde from
+    // reading a missing key as `None`, so a version 1 payload that skipped
+    // its upcaster is an error, not a silent version 2.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schemars(with = "Option<PaymentRef>")]
+    pub payment_ref: Option<PaymentRef>,
+    /// The client's free text, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = super::DESCRIPTION_LEN_MAX))]
     pub description: Option<String>,
+}
+
+/// Lists `payment_ref` as required (present, possibly null), as the reader
+/// has it; schemars leaves an `Option` out of `required`, and its own
+/// `required` attribute would also forbid null.
+fn payment_ref_is_required(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+        required.push("payment_ref".into());
+    }
 }
 
 /// A hold placed, posted or voided. `hold_id` sits at the top of the payload
 /// because the store indexes it to find a hold's account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldChanged {
     pub hold_id: HoldId,
+    /// The pending transfer; its id is the hold's id.
     pub transfer: Transfer,
+    /// The client's free text, when it gave one (only on `hold_placed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = super::DESCRIPTION_LEN_MAX))]
     pub description: Option<String>,
 }
 
@@ -54,15 +82,40 @@ impl WalletEvent {
     pub const HOLD_POSTED: &'static str = "hold_posted";
     pub const HOLD_VOIDED: &'static str = "hold_voided";
 
+    /// Every wallet event type.
+    pub const TYPES: [&'static str; 6] = [
+        Self::ACCOUNT_OPENED,
+        Self::FUNDS_DEPOSITED,
+        Self::FUNDS_WITHDRAWN,
+        Self::HOLD_PLACED,
+        Self::HOLD_POSTED,
+        Self::HOLD_VOIDED,
+    ];
+
     /// The stable type string stored with the event.
     pub fn event_type(&self) -> &'static str {
+        self.kind().event_type()
+    }
+
+    /// The schema version this event is written with: its type's current.
+    pub fn schema_version(&self) -> i32 {
+        self.kind().current_version()
+    }
+
+    /// The schema version this build writes for `event_type`, or `None` when
+    /// it is not a wallet event type.
+    pub fn current_version(event_type: &str) -> Option<i32> {
+        Kind::of(event_type).map(Kind::current_version)
+    }
+
+    fn kind(&self) -> Kind {
         match self {
-            Self::AccountOpened(_) => Self::ACCOUNT_OPENED,
-            Self::FundsDeposited(_) => Self::FUNDS_DEPOSITED,
-            Self::FundsWithdrawn(_) => Self::FUNDS_WITHDRAWN,
-            Self::HoldPlaced(_) => Self::HOLD_PLACED,
-            Self::HoldPosted(_) => Self::HOLD_POSTED,
-            Self::HoldVoided(_) => Self::HOLD_VOIDED,
+            Self::AccountOpened(_) => Kind::AccountOpened,
+            Self::FundsDeposited(_) => Kind::FundsDeposited,
+            Self::FundsWithdrawn(_) => Kind::FundsWithdrawn,
+            Self::HoldPlaced(_) => Kind::HoldPlaced,
+            Self::HoldPosted(_) => Kind::HoldPosted,
+            Self::HoldVoided(_) => Kind::HoldVoided,
         }
     }
 
@@ -89,30 +142,41 @@ impl WalletEvent {
         value.unwrap_or(serde_json::Value::Null)
     }
 
-    /// Reads a stored event back. Older schema versions are upcast here when
-    /// a version 2 of an event exists; stored bytes never change.
+    /// Reads a stored event back, upcasting an older schema version to the
+    /// current shape first. Only the decoded event changes: the stored
+    /// payload, which the hash chain covers, is left as it is.
     pub fn from_stored(
         event_type: &str,
         schema_version: i32,
         payload: &serde_json::Value,
     ) -> Result<Self, Error> {
-        let kind = Kind::of(event_type, schema_version)?;
-        kind.parse(payload)
-            .map_err(|source| decode_error(event_type, schema_version, source))
+        let kind = Kind::of(event_type).ok_or_else(|| unknown(event_type, schema_version))?;
+        if schema_version == kind.current_version() {
+            return kind
+                .parse(payload)
+                .map_err(|source| decode_error(event_type, schema_version, source));
+        }
+        kind.parse_older(schema_version, payload.clone())
     }
 
     /// Reads an event from its payload's JSON text, without building a
-    /// `serde_json::Value` first (the fast path of replays).
+    /// `serde_json::Value` first (the fast path of replays). An older
+    /// version takes the slow path: it is upcast as a `Value`.
     pub fn from_json(event_type: &str, schema_version: i32, json: &str) -> Result<Self, Error> {
-        let kind = Kind::of(event_type, schema_version)?;
+        let kind = Kind::of(event_type).ok_or_else(|| unknown(event_type, schema_version))?;
+        let decode = |source| decode_error(event_type, schema_version, source);
+        if schema_version != kind.current_version() {
+            let payload = serde_json::from_str(json).map_err(decode)?;
+            return kind.parse_older(schema_version, payload);
+        }
         let mut deserializer = serde_json::Deserializer::from_str(json);
         kind.parse(&mut deserializer)
             .and_then(|event| deserializer.end().map(|()| event))
-            .map_err(|source| decode_error(event_type, schema_version, source))
+            .map_err(decode)
     }
 }
 
-/// Which event a stored type string and version name.
+/// Which event a stored type string names.
 #[derive(Clone, Copy)]
 enum Kind {
     AccountOpened,
@@ -124,19 +188,41 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(event_type: &str, schema_version: i32) -> Result<Self, Error> {
-        if schema_version != SCHEMA_VERSION {
-            return Err(unknown(event_type, schema_version));
-        }
-        Ok(match event_type {
+    fn of(event_type: &str) -> Option<Self> {
+        Some(match event_type {
             WalletEvent::ACCOUNT_OPENED => Self::AccountOpened,
             WalletEvent::FUNDS_DEPOSITED => Self::FundsDeposited,
             WalletEvent::FUNDS_WITHDRAWN => Self::FundsWithdrawn,
             WalletEvent::HOLD_PLACED => Self::HoldPlaced,
             WalletEvent::HOLD_POSTED => Self::HoldPosted,
             WalletEvent::HOLD_VOIDED => Self::HoldVoided,
-            _ => return Err(unknown(event_type, schema_version)),
+            _ => return None,
         })
+    }
+
+    fn event_type(self) -> &'static str {
+        match self {
+            Self::AccountOpened => WalletEvent::ACCOUNT_OPENED,
+            Self::FundsDeposited => WalletEvent::FUNDS_DEPOSITED,
+            Self::FundsWithdrawn => WalletEvent::FUNDS_WITHDRAWN,
+            Self::HoldPlaced => WalletEvent::HOLD_PLACED,
+            Self::HoldPosted => WalletEvent::HOLD_POSTED,
+            Self::HoldVoided => WalletEvent::HOLD_VOIDED,
+        }
+    }
+
+    /// The version this build writes. Raising one needs an upcaster from
+    /// the version before (`upcast.rs`) and a new schema file; the old
+    /// schema file stays.
+    fn current_version(self) -> i32 {
+        match self {
+            Self::AccountOpened => 1,
+            Self::FundsDeposited => 2,
+            Self::FundsWithdrawn => 2,
+            Self::HoldPlaced => 1,
+            Self::HoldPosted => 1,
+            Self::HoldVoided => 1,
+        }
     }
 
     fn parse<'de, D: serde::Deserializer<'de>>(self, payload: D) -> Result<WalletEvent, D::Error> {
@@ -148,6 +234,19 @@ impl Kind {
             Self::HoldPosted => WalletEvent::HoldPosted(HoldChanged::deserialize(payload)?),
             Self::HoldVoided => WalletEvent::HoldVoided(HoldChanged::deserialize(payload)?),
         })
+    }
+
+    /// Upcasts a payload stored at another version, then parses it.
+    fn parse_older(
+        self,
+        schema_version: i32,
+        payload: serde_json::Value,
+    ) -> Result<WalletEvent, Error> {
+        let event_type = self.event_type();
+        let current =
+            upcast::to_version(event_type, schema_version, self.current_version(), payload)?;
+        self.parse(current)
+            .map_err(|source| decode_error(event_type, schema_version, source))
     }
 }
 

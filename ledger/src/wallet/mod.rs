@@ -4,11 +4,13 @@
 
 mod decide;
 mod event;
+pub mod schemas;
+pub mod upcast;
 
 use std::collections::HashMap;
 
 pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
-pub use event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent, SCHEMA_VERSION};
+pub use event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
 
 use crate::book::{Balance, Side};
 use crate::{AccountId, CreditLimit, Currency, HoldId, Transfer};

@@ -1,7 +1,7 @@
 //! Given these events, when this command, then these events (or this error).
 
 use super::*;
-use crate::{Amount, CreditLimit, Currency, HoldId, Rejection, TransferId};
+use crate::{Amount, CreditLimit, Currency, HoldId, PaymentRef, Rejection, TransferId};
 
 fn eur() -> Currency {
     Currency::parse("EUR").expect("EUR")
@@ -29,6 +29,7 @@ fn deposit(n: i64) -> WalletCommand {
         amount: amount(n),
         currency: None,
         description: None,
+        payment_ref: None,
     }
 }
 
@@ -38,6 +39,7 @@ fn withdraw(n: i64) -> WalletCommand {
         amount: amount(n),
         currency: None,
         description: None,
+        payment_ref: None,
     }
 }
 
@@ -120,6 +122,7 @@ fn a_currency_other_than_the_accounts_is_refused() {
         amount: amount(1),
         currency: Some(usd),
         description: None,
+        payment_ref: None,
     };
     assert_eq!(
         rejection(&state, &command),
@@ -197,15 +200,124 @@ fn a_deposit_that_would_overflow_is_refused() {
     assert_eq!(rejection(&state, &deposit(1)).code(), "invalid_amount");
 }
 
+fn with_payment_ref(command: WalletCommand, reference: &str) -> WalletCommand {
+    let reference = Some(PaymentRef::parse(reference).expect("reference"));
+    match command {
+        WalletCommand::Deposit {
+            transfer_id,
+            amount,
+            currency,
+            description,
+            ..
+        } => WalletCommand::Deposit {
+            transfer_id,
+            amount,
+            currency,
+            description,
+            payment_ref: reference,
+        },
+        WalletCommand::Withdraw {
+            transfer_id,
+            amount,
+            currency,
+            description,
+            ..
+        } => WalletCommand::Withdraw {
+            transfer_id,
+            amount,
+            currency,
+            description,
+            payment_ref: reference,
+        },
+        other => other,
+    }
+}
+
+#[test]
+fn deposits_and_withdrawals_carry_the_payment_reference() {
+    let state = given(&[open(0), deposit(100)]);
+    for command in [
+        with_payment_ref(deposit(5), "pi_3Nq9"),
+        with_payment_ref(withdraw(5), "po_77"),
+    ] {
+        let events = decide(&state, &command).expect("accepted");
+        let [WalletEvent::FundsDeposited(moved) | WalletEvent::FundsWithdrawn(moved)] =
+            events.as_slice()
+        else {
+            panic!("expected one movement, got {events:?}");
+        };
+        assert!(moved.payment_ref.is_some());
+        assert_eq!(events[0].schema_version(), 2);
+    }
+}
+
 #[test]
 fn events_survive_a_round_trip_through_their_stored_form() {
     let id = HoldId::generate();
     let state = given(&[open(5), deposit(100)]);
-    for command in [deposit(3), withdraw(4), hold(id, 5)] {
+    for command in [
+        deposit(3),
+        with_payment_ref(deposit(3), "pi_1"),
+        withdraw(4),
+        hold(id, 5),
+    ] {
         for event in decide(&state, &command).expect("accepted") {
-            let back =
-                WalletEvent::from_stored(event.event_type(), SCHEMA_VERSION, &event.payload());
+            let back = WalletEvent::from_stored(
+                event.event_type(),
+                event.schema_version(),
+                &event.payload(),
+            );
             assert_eq!(back.ok(), Some(event));
+        }
+    }
+}
+
+/// A deposit as version 1 stored it: no `payment_ref`.
+const V1_DEPOSIT: &str = r#"{"description":"first deposit","transfer":{"amount":10000,"code":"deposit","credit":"alice","currency":"EUR","debit":"cash","id":"01a207b8-c8ac-70c1-9a95-30428f7d60ba"}}"#;
+
+#[test]
+fn a_v1_deposit_reads_as_one_without_a_payment_reference() {
+    let payload: serde_json::Value = serde_json::from_str(V1_DEPOSIT).expect("json");
+    let stored = WalletEvent::from_stored(WalletEvent::FUNDS_DEPOSITED, 1, &payload);
+    let Ok(WalletEvent::FundsDeposited(moved)) = &stored else {
+        panic!("{stored:?}");
+    };
+    assert_eq!(moved.payment_ref, None);
+    assert_eq!(moved.description.as_deref(), Some("first deposit"));
+    assert_eq!(moved.transfer.amount, amount(10_000));
+    // The replay path reads the text, and must agree.
+    let json = WalletEvent::from_json(WalletEvent::FUNDS_DEPOSITED, 1, V1_DEPOSIT);
+    assert_eq!(json.ok(), stored.ok());
+}
+
+#[test]
+fn a_v1_payload_is_not_a_v2_one_nor_the_other_way_round() {
+    // Without the upcaster a v1 deposit lacks `payment_ref`: refused at v2.
+    assert!(matches!(
+        WalletEvent::from_json(WalletEvent::FUNDS_DEPOSITED, 2, V1_DEPOSIT),
+        Err(crate::Error::Decode {
+            schema_version: 2,
+            ..
+        })
+    ));
+    let payload: serde_json::Value = serde_json::from_str(V1_DEPOSIT).expect("json");
+    let mut v2 = payload.clone();
+    v2["payment_ref"] = "pi_1".into();
+    assert!(WalletEvent::from_stored(WalletEvent::FUNDS_DEPOSITED, 1, &v2).is_err());
+    assert!(WalletEvent::from_stored(WalletEvent::FUNDS_DEPOSITED, 2, &v2).is_ok());
+}
+
+#[test]
+fn a_version_newer_than_this_build_is_refused_on_both_paths() {
+    for event_type in WalletEvent::TYPES {
+        let newer = WalletEvent::current_version(event_type).expect("current") + 1;
+        let stored = WalletEvent::from_stored(event_type, newer, &serde_json::json!({}));
+        let json = WalletEvent::from_json(event_type, newer, "{}");
+        for result in [stored, json] {
+            assert!(
+                matches!(result, Err(crate::Error::FutureSchemaVersion { .. })),
+                "{event_type} v{newer}: {result:?}"
+            );
         }
     }
 }

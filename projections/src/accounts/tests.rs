@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use ledger::store::LogEvent;
-use ledger::wallet::{AccountOpened, FundsMoved, HoldChanged, WalletEvent, SCHEMA_VERSION};
+use ledger::wallet::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
 use ledger::{
     AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, Transfer, TransferCode, TransferId,
 };
@@ -31,7 +31,8 @@ fn raw(
         stream_id: StreamId::new(stream),
         stream_version: version,
         event_type: event_type.to_owned(),
-        schema_version: SCHEMA_VERSION,
+        // Other streams' types are not the ledger's to version; say 1.
+        schema_version: WalletEvent::current_version(event_type).unwrap_or(1),
         recorded_at: Utc::now(),
         payload: serde_json::value::RawValue::from_string(payload.to_string()).expect("valid JSON"),
     }
@@ -69,6 +70,7 @@ fn opening_and_deposit_become_a_wallet_row_and_two_postings() {
     let deposit = WalletEvent::FundsDeposited(FundsMoved {
         transfer: transfer(AccountId::cash(), alice(), 500, TransferCode::Deposit),
         description: Some("top-up".into()),
+        payment_ref: None,
     });
     let events = [
         recorded(7, "account-alice", 1, &opened()),

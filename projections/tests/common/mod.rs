@@ -1,7 +1,7 @@
 //! Test helpers: the wallet event maker lives in `ledger::testkit` (shared
 //! with the queries tests); what drives both account projections is here.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use ledger::store::PgEventStore;
 pub use ledger::testkit::{visible, Wallets};

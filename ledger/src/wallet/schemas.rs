@@ -1,0 +1,100 @@
+//! The JSON Schema of every wallet event type at the version this build
+//! writes, generated from the payload types. `schemas/events/` holds them,
+//! beside the frozen schemas of older versions; a test in
+//! `ledger/tests/event_schemas.rs` fails when the files are stale.
+
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
+
+use super::event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
+
+/// Where the schema files live, from the workspace root.
+pub const DIR: &str = "schemas/events";
+
+/// The file of one event type at one version, e.g. `account_opened.v1.json`.
+pub fn file_name(event_type: &str, schema_version: i32) -> String {
+    format!("{event_type}.v{schema_version}.json")
+}
+
+/// The schema of one event type at one version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSchema {
+    pub event_type: &'static str,
+    pub schema_version: i32,
+    pub schema: serde_json::Value,
+}
+
+impl EventSchema {
+    pub fn file_name(&self) -> String {
+        file_name(self.event_type, self.schema_version)
+    }
+}
+
+/// What `payment_ref` (since version 2) means, null included.
+const PAYMENT_REF: &str = "`payment_ref` is the gateway's id of the movement, which the \
+     payment side reconciles the `cash` account against; null when the ledger has none: the \
+     client sent none, or the event was stored at version 1, before the ledger kept them \
+     (reconcile those by transfer id).";
+
+/// The schema of every wallet event type at its current version.
+pub fn all() -> Vec<EventSchema> {
+    vec![
+        schema::<AccountOpened>(
+            WalletEvent::ACCOUNT_OPENED,
+            "A player's wallet opened, in one currency, with how far below zero it may go.",
+        ),
+        schema::<FundsMoved>(
+            WalletEvent::FUNDS_DEPOSITED,
+            &format!(
+                "Money arrived in a wallet from the payment gateway: a posted transfer \
+                 from `cash` to the wallet, code `deposit`. {PAYMENT_REF}"
+            ),
+        ),
+        schema::<FundsMoved>(
+            WalletEvent::FUNDS_WITHDRAWN,
+            &format!(
+                "Money left a wallet for the payment gateway: a posted transfer from \
+                 the wallet to `cash`, code `withdrawal`. {PAYMENT_REF}"
+            ),
+        ),
+        schema::<HoldChanged>(
+            WalletEvent::HOLD_PLACED,
+            "A stake reserved: a pending transfer from the wallet to `house`, code \
+             `hold`, that counts against what is available until it is posted or voided.",
+        ),
+        schema::<HoldChanged>(
+            WalletEvent::HOLD_POSTED,
+            "A pending hold posted: its transfer moves the money now.",
+        ),
+        schema::<HoldChanged>(
+            WalletEvent::HOLD_VOIDED,
+            "A pending hold voided: it is released and no money moves.",
+        ),
+    ]
+}
+
+/// One event type's schema. The title and description are the event
+/// type's, not the Rust type's: several event types share a payload type.
+fn schema<T: JsonSchema>(event_type: &'static str, description: &str) -> EventSchema {
+    // Every name passed here is a wallet event type; were one not, its file
+    // would be `.v0.json`, which the schema test refuses.
+    let version = WalletEvent::current_version(event_type).unwrap_or(0);
+    let file = file_name(event_type, version);
+    // Deserialization is the contract that matters: it is what a reader of
+    // the stored payload accepts.
+    let mut schema = SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    schema.insert(
+        "$id".into(),
+        format!("https://betledger.dev/schemas/events/{file}").into(),
+    );
+    schema.insert("title".into(), format!("{event_type} v{version}").into());
+    schema.insert("description".into(), description.into());
+    EventSchema {
+        event_type,
+        schema_version: version,
+        schema: schema.to_value(),
+    }
+}
