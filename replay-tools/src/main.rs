@@ -4,6 +4,7 @@
 //! the live log, and `stats` on the log and the projections' lag.
 
 mod as_of;
+mod chain;
 mod db;
 mod error;
 mod export;
@@ -13,6 +14,7 @@ mod progress;
 mod stats;
 mod tail;
 mod verify;
+mod wallet_events;
 
 use std::process::ExitCode;
 
