@@ -30,6 +30,14 @@ pub enum Error {
     /// Replaying the transfers left money that sums to something else than 0.
     #[error("balances do not sum to zero: {0}")]
     Unbalanced(String),
+    /// A read model differs from the replay of the log: the first
+    /// difference of each, naming the account (and position).
+    #[error("read models differ from the log: {0}")]
+    Diverged(String),
+    /// A rebuild failed; what it built so far is kept unless the message
+    /// says to start over.
+    #[error("rebuild failed")]
+    Projection(#[from] projections::Error),
     /// A line of an export file is not an event this tool wrote.
     #[error("{path} line {line}: {problem}; nothing was imported")]
     BadLine {
