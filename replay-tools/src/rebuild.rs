@@ -162,7 +162,7 @@ fn line(r: &Report) -> String {
     );
     match r.ended {
         Outcome::Paused => format!(
-            "stopped rebuilding {} after {done}, at position {}; run rebuild again to go on",
+            "stopped rebuilding {} at position {}: {done}; run rebuild again to go on",
             r.projection, r.position
         ),
         Outcome::SwappedRetiredKept => format!(

@@ -178,7 +178,8 @@ async fn a_stopped_rebuild_goes_on_and_restart_begins_again(pool: PgPool) {
     ))
     .expect("utf-8");
     assert!(
-        text.starts_with("stopped rebuilding statements after 3 events")
+        text.starts_with("stopped rebuilding statements at position ")
+            && text.contains(": 3 events in ")
             && text.contains(&format!("resumed at position {at}")),
         "{text}"
     );

@@ -133,6 +133,8 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
     // that a code added to the ledger needs no change here.
     let code = match serde_json::to_value(transfer.code) {
         Ok(serde_json::Value::String(code)) => code,
+        // The projection stops on such a code, so the comparison shows
+        // this one as a difference rather than hide it.
         other => format!("{other:?}"),
     };
     let amount = transfer.amount.get();
