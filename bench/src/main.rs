@@ -3,6 +3,7 @@
 //! - `http`: load on a running `betledger serve` over its real HTTP APIs.
 //! - `baseline init|run`: the per-request design under pgbench, same mix.
 //! - `replay`: rebuilding the balances projection from a large log.
+//! - `rebuild`: `replay-tools rebuild` and `verify` on a large log.
 //! - `batch-sizes`: the writer's batch sizes, from a server log.
 //! - `summary`: the tables of `docs/benchmarks.md` from a results file.
 //!
@@ -14,6 +15,7 @@ mod cpu;
 mod db;
 mod http;
 mod mix;
+mod rebuild;
 mod replay;
 mod report;
 mod rss;
@@ -46,6 +48,9 @@ enum Command {
     /// Fills a fresh database with wallet events and times the balances
     /// projection replaying them from position 0.
     Replay(Box<replay::ReplayArgs>),
+    /// Fills a fresh database with wallet events and times `replay-tools
+    /// rebuild balances`, `rebuild statements` and `verify` on it.
+    Rebuild(Box<rebuild::RebuildArgs>),
     /// Summarises the writer's batch sizes from a server log (run the
     /// server with RUST_LOG=info,commands=debug).
     BatchSizes(batches::BatchSizesArgs),
@@ -60,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Http(args) => http::run(*args).await,
         Command::Baseline(command) => baseline::run(command).await,
         Command::Replay(args) => replay::run(*args).await,
+        Command::Rebuild(args) => rebuild::run(*args).await,
         Command::BatchSizes(args) => batches::run(args),
         Command::Summary(args) => summary::run(args),
     };

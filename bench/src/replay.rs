@@ -23,7 +23,7 @@ use crate::db;
 use crate::report::{Output, Record, ReplayReport};
 
 /// Most events one run writes.
-const EVENTS_MAX: u64 = 50_000_000;
+pub const EVENTS_MAX: u64 = 50_000_000;
 /// Most replays (batch sizes) over one log.
 const REPLAYS_MAX: usize = 8;
 /// Connections the run uses: the runner holds two while it steps.
@@ -33,7 +33,7 @@ const AMOUNT_MAX: i64 = 10_000;
 /// Each wallet's first deposit, in minor units.
 const INITIAL_DEPOSIT: i64 = 1_000_000;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/betledger_replay";
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/betledger_replay";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProjectionKind {
@@ -103,7 +103,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drop_database(options: &sqlx::postgres::PgConnectOptions) {
+pub async fn drop_database(options: &sqlx::postgres::PgConnectOptions) {
     // Recreating leaves an empty database, which costs nothing to keep;
     // the events are what takes the disk.
     if let Err(error) = db::recreate(options).await {
@@ -125,7 +125,12 @@ async fn measure(args: &ReplayArgs, pool: PgPool) -> anyhow::Result<Vec<ReplayRe
         args.events, args.accounts, args.append_events
     );
     let started = Instant::now();
-    let written = fill(&store, args).await?;
+    let shape = LogShape {
+        events: args.events,
+        accounts: args.accounts,
+        append_events: args.append_events,
+    };
+    let written = fill(&store, &shape).await?;
     let fill_s = started.elapsed().as_secs_f64();
     eprintln!(
         "  wrote {written} events in {fill_s:.1} s ({:.0} events/s); vacuuming",
@@ -293,8 +298,20 @@ struct Wallet {
     pending_hold: Option<HoldId>,
 }
 
-/// Writes at least `args.events` events; returns how many it wrote.
-async fn fill(store: &PgEventStore, args: &ReplayArgs) -> anyhow::Result<u64> {
+/// The log `fill` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct LogShape {
+    /// Events to write, at least.
+    pub events: u64,
+    /// Wallets the events are spread over.
+    pub accounts: u32,
+    /// Events per append transaction.
+    pub append_events: u64,
+}
+
+/// Writes at least `args.events` events of the wallet mix, decided by the
+/// real domain; returns how many it wrote.
+pub async fn fill(store: &PgEventStore, args: &LogShape) -> anyhow::Result<u64> {
     let mut wallets: Vec<Wallet> = (0..args.accounts)
         .map(|i| {
             let account = AccountId::parse(&format!("replay-{i}"))?;

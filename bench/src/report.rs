@@ -188,6 +188,32 @@ pub struct ReplayReport {
     pub read_only_events_per_s: Option<f64>,
 }
 
+/// `replay-tools rebuild` and `verify` over a large log (`bench rebuild`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RebuildReport {
+    pub label: String,
+    pub unix_time_s: u64,
+    pub events: u64,
+    pub accounts: u32,
+    pub fill_s: f64,
+    pub runs: Vec<RebuildRun>,
+    pub verify_events: u64,
+    pub verify_s: f64,
+    pub verify_events_per_s: f64,
+}
+
+/// One `replay-tools rebuild`, from position 0 to the swap, as it reported
+/// itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RebuildRun {
+    /// `balances` or `statements`.
+    pub projection: String,
+    pub batch_events_max: u32,
+    pub events: u64,
+    pub seconds: f64,
+    pub events_per_s: f64,
+}
+
 /// One bucket of the batch size distribution: sizes in `low..=high`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchBucket {
@@ -221,6 +247,7 @@ pub enum Record {
     Baseline(BaselineReport),
     Replay(ReplayReport),
     Batches(BatchReport),
+    Rebuild(RebuildReport),
 }
 
 /// Where a record goes besides the human-readable lines on stdout.

@@ -35,6 +35,9 @@ pub struct Wallets {
     /// Streams with decided, not yet appended commands, in first-use order.
     queued: Vec<String>,
     commands: u64,
+    /// Command ids are `{prefix}-{n}`: unique per instance, so that several
+    /// instances can write one store at once.
+    prefix: String,
 }
 
 struct Stream {
@@ -46,6 +49,12 @@ struct Stream {
 
 impl Wallets {
     pub fn new(pool: &PgPool) -> Self {
+        Self::named(pool, "test")
+    }
+
+    /// A maker whose command ids start with `prefix`; give each of several
+    /// concurrent makers its own, and each its own wallets.
+    pub fn named(pool: &PgPool, prefix: &str) -> Self {
         Self {
             store: PgEventStore::new(pool.clone()),
             book: Book::default(),
@@ -53,6 +62,7 @@ impl Wallets {
             streams: HashMap::new(),
             queued: Vec::new(),
             commands: 0,
+            prefix: prefix.to_owned(),
         }
     }
 
@@ -77,7 +87,7 @@ impl Wallets {
         }
         self.commands += 1;
         stream.queued.push(CommandAppend {
-            command_id: format!("test-{}", self.commands),
+            command_id: format!("{}-{}", self.prefix, self.commands),
             request_hash: Vec::new(),
             outcome: serde_json::Value::Null,
             events: events
@@ -130,7 +140,7 @@ impl Wallets {
                 StreamId::new(stream),
                 StreamHead::EMPTY,
                 events,
-                format!("raw-{}", self.commands),
+                format!("{}-raw-{}", self.prefix, self.commands),
             )
             .await
             .expect("append raw");

@@ -49,6 +49,10 @@ impl Projection for Balances {
         BALANCES
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["account_balances"]
+    }
+
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -67,6 +71,10 @@ pub struct Statements;
 impl Projection for Statements {
     fn name(&self) -> &str {
         STATEMENTS
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["account_statement"]
     }
 
     async fn apply(

@@ -29,6 +29,10 @@ pub enum Error {
     /// A read model disagrees with itself; the step is rolled back.
     #[error("read model invariant violated: {0}")]
     Invariant(String),
+    /// A rebuild cannot start, go on or swap; what it built so far is kept
+    /// unless `problem` says to start it over.
+    #[error("rebuild of {projection}: {problem}")]
+    Rebuild { projection: String, problem: String },
     /// A configuration value is outside the range the runner accepts.
     #[error("invalid projections config: {0}")]
     Config(String),

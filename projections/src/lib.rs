@@ -5,11 +5,14 @@
 //! - [`accounts`]: balances and statements of every account, as two
 //!   projections with checkpoints of their own.
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
+//! - [`rebuild`]: a projection replayed from position 0 into fresh tables
+//!   while the live ones serve, then swapped in.
 //!
 //! The binary calls [`spawn`] with a [`ProjectionsConfig`].
 
 pub mod accounts;
 mod error;
+pub mod rebuild;
 pub mod runner;
 pub mod wait;
 
@@ -21,6 +24,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use accounts::{Balances, Statements};
 pub use error::{error_chain, Error};
+pub use rebuild::{Rebuild, RebuildOptions};
 pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
 pub use wait::wait_for_position;
 

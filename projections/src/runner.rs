@@ -49,6 +49,13 @@ pub trait Projection: Send + Sync {
     /// The stable name of the projection: the key of its checkpoint.
     fn name(&self) -> &str;
 
+    /// Every table `apply` writes, by the unqualified name its SQL uses. A
+    /// rebuild (`crate::rebuild`) makes fresh copies of exactly these in a
+    /// schema of its own, which it puts first on the search path, and swaps
+    /// them in at the end: a table left out of this list would be written
+    /// in place, live, by the rebuild.
+    fn tables(&self) -> &'static [&'static str];
+
     /// Applies `events` inside the runner's transaction. The events are in
     /// position order and all after the checkpoint. Events the projection
     /// does not care about are skipped, not refused. Every row changed must
@@ -64,11 +71,9 @@ pub trait Projection: Send + Sync {
 /// The largest `batch_events_max` accepted: a batch lives in memory whole.
 pub const BATCH_EVENTS_LIMIT: usize = 100_000;
 
-/// Up to `batch_events_max` events after `after`, read page by page; a
-/// short page means the readable end of the log.
 /// Locks the projection's checkpoint for the step's transaction; `None`
 /// when it has no row yet.
-async fn lock_checkpoint(
+pub(crate) async fn lock_checkpoint(
     tx: &mut Transaction<'_, Postgres>,
     name: &str,
 ) -> Result<Option<i64>, Error> {
@@ -79,6 +84,8 @@ async fn lock_checkpoint(
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
+/// Up to `batch_events_max` events after `after`, read page by page; a
+/// short page means the readable end of the log.
 async fn read_batch<S: EventStore>(
     store: &S,
     batch_events_max: usize,
@@ -166,6 +173,18 @@ impl ProjectionsConfig {
     }
 }
 
+/// Where a runner writes its rows and its checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The live read model: the tables the session's search path finds,
+    /// and the checkpoint named after the projection.
+    Live,
+    /// A rebuild's fresh copy: the same SQL, with `schema` (which holds a
+    /// copy of each of the projection's tables) first on the search path,
+    /// and a checkpoint of its own.
+    Shadow { schema: String, checkpoint: String },
+}
+
 /// Runs one projection: reads events from `store` and writes read models
 /// (and the checkpoint) through `pool`.
 #[derive(Debug)]
@@ -174,6 +193,7 @@ pub struct Runner<S, P> {
     pool: PgPool,
     projection: P,
     config: ProjectionsConfig,
+    target: Target,
     /// The next batch, being read while the current one is applied.
     prefetch: tokio::sync::Mutex<Option<Prefetch>>,
 }
@@ -193,12 +213,23 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
         projection: P,
         config: ProjectionsConfig,
     ) -> Result<Self, Error> {
+        Self::with_target(store, pool, projection, config, Target::Live)
+    }
+
+    pub(crate) fn with_target(
+        store: S,
+        pool: PgPool,
+        projection: P,
+        config: ProjectionsConfig,
+        target: Target,
+    ) -> Result<Self, Error> {
         config.validate()?;
         Ok(Self {
             store,
             pool,
             projection,
             config,
+            target,
             prefetch: tokio::sync::Mutex::new(None),
         })
     }
@@ -207,9 +238,33 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
         self.projection.name()
     }
 
+    pub(crate) fn projection(&self) -> &P {
+        &self.projection
+    }
+
+    pub(crate) fn config(&self) -> &ProjectionsConfig {
+        &self.config
+    }
+
+    /// The key of the checkpoint this runner moves.
+    pub(crate) fn checkpoint_name(&self) -> &str {
+        match &self.target {
+            Target::Live => self.projection.name(),
+            Target::Shadow { checkpoint, .. } => checkpoint,
+        }
+    }
+
     /// Applies the next batch of events, if any, in one transaction.
     pub async fn step(&self) -> Result<Step, Error> {
-        let name = self.projection.name();
+        let mut tx = self.begin().await?;
+        let step = self.step_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// A transaction set up for steps of this runner: [`Self::step_in`] may
+    /// run in it any number of times, with other work of the caller's.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         let mut tx = self.pool.begin().await?;
         // A read model is derived: if the server crashes before this commit
         // reaches disk, the checkpoint goes back with the rows and the batch
@@ -219,16 +274,32 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        let after = match lock_checkpoint(&mut tx, name).await? {
+        if let Target::Shadow { schema, .. } = &self.target {
+            // The projection's SQL names its tables unqualified, so the
+            // copies in `schema` are the ones it writes; everything else
+            // (the checkpoints above all) is found where it always is.
+            sqlx::query(include_str!("runner/search_path_first.sql"))
+                .bind(schema)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// One step inside `tx` (from [`Self::begin`]): lock the checkpoint,
+    /// apply the next batch, move the checkpoint. The caller commits.
+    pub(crate) async fn step_in(&self, tx: &mut Transaction<'_, Postgres>) -> Result<Step, Error> {
+        let name = self.checkpoint_name();
+        let after = match lock_checkpoint(tx, name).await? {
             Some(after) => after,
             None => {
                 // The projection's first step (or its row was removed by
                 // hand): start before the first event.
                 sqlx::query(include_str!("runner/checkpoint_create.sql"))
                     .bind(name)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
-                lock_checkpoint(&mut tx, name).await?.unwrap_or(0)
+                lock_checkpoint(tx, name).await?.unwrap_or(0)
             }
         };
         let events = match self.take_prefetch(after).await {
@@ -236,7 +307,6 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
             None => read_batch(&self.store, self.config.batch_events_max, after).await?,
         };
         let Some(position) = events.last().map(|e| e.global_position) else {
-            tx.commit().await?;
             return Ok(Step::Idle);
         };
         check_order(after, &events)?;
@@ -245,11 +315,11 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
             // so read the next batch while this one is applied and committed.
             self.start_prefetch(position).await;
         }
-        self.projection.apply(&mut tx, &events).await?;
+        self.projection.apply(tx, &events).await?;
         let moved = sqlx::query(include_str!("runner/checkpoint_move.sql"))
             .bind(name)
             .bind(position)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if moved.is_none() {
             // We hold the row lock, so only a write outside the runners
@@ -259,7 +329,6 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
                 position,
             });
         }
-        tx.commit().await?;
         Ok(Step::Worked {
             events: events.len(),
             position,

@@ -44,32 +44,8 @@ async fn checkpoint(pool: &PgPool) -> i64 {
     common::checkpoint(pool).await
 }
 
-/// Every read-model row (but `updated_at`) and the checkpoint, as JSON.
 async fn snapshot(pool: &PgPool) -> serde_json::Value {
-    let balances: serde_json::Value = sqlx::query(
-        "SELECT coalesce(json_agg(b ORDER BY account_id, currency), '[]') FROM (
-             SELECT account_id, currency, credit_limit, posted_debits, posted_credits,
-                    pending_debits, pending_credits, balance, available, version,
-                    last_position
-             FROM account_balances) b",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("balances")
-    .get(0);
-    let statement: serde_json::Value = sqlx::query(
-        "SELECT coalesce(json_agg(s ORDER BY account_id, position), '[]')
-         FROM account_statement s",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("statement")
-    .get(0);
-    serde_json::json!({
-        "checkpoint": checkpoint(pool).await,
-        "balances": balances,
-        "statement": statement,
-    })
+    common::snapshot(pool).await
 }
 
 /// Empties the read models and the checkpoint, as a rebuild from 0 would

@@ -20,22 +20,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::error::Error;
+use crate::wallet_events::{decode, phase_name};
 use crate::{db, progress};
 
 /// Most postings `--postings` may ask for.
 pub const POSTINGS_MAX: u32 = 1_000;
-
-/// Every type the wallet writes: one of these that does not decode stops
-/// the replay (money we cannot read); any other type is not money and is
-/// passed over.
-const WALLET_EVENT_TYPES: [&str; 6] = [
-    WalletEvent::ACCOUNT_OPENED,
-    WalletEvent::FUNDS_DEPOSITED,
-    WalletEvent::FUNDS_WITHDRAWN,
-    WalletEvent::HOLD_PLACED,
-    WalletEvent::HOLD_POSTED,
-    WalletEvent::HOLD_VOIDED,
-];
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("moment").required(true).args(["at", "position"])))]
@@ -324,22 +313,6 @@ async fn system(
     })
 }
 
-fn decode(event: &RecordedEvent) -> Result<Option<WalletEvent>, Error> {
-    match WalletEvent::from_stored(&event.event_type, event.schema_version, &event.payload) {
-        Ok(wallet_event) => Ok(Some(wallet_event)),
-        Err(ledger::Error::UnknownEventType { .. })
-            if !WALLET_EVENT_TYPES.contains(&event.event_type.as_str()) =>
-        {
-            Ok(None)
-        }
-        Err(source) => Err(Error::Event {
-            position: event.global_position,
-            event_type: event.event_type.clone(),
-            source,
-        }),
-    }
-}
-
 /// One account's side of the transfers, in log order: sums per currency,
 /// the holds still pending, and the latest postings (a bounded window).
 struct Follow<'a> {
@@ -440,16 +413,6 @@ impl<'a> Follow<'a> {
         let mut holds: Vec<HoldView> = self.holds.values().cloned().collect();
         holds.sort_by_key(|h| h.position);
         holds
-    }
-}
-
-/// The names the statement read model uses for phases.
-fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Posted => "posted",
-        Phase::PendingPlaced => "pending",
-        Phase::PendingPosted => "pending_posted",
-        Phase::PendingVoided => "pending_voided",
     }
 }
 

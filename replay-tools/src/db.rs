@@ -11,8 +11,13 @@ use crate::error::Error;
 const CONNECTIONS_MAX: u32 = 3;
 
 pub async fn connect(database_url: &str) -> Result<PgPool, Error> {
+    connect_with(database_url, CONNECTIONS_MAX).await
+}
+
+/// A pool of `connections`, for work that needs more than a report does.
+pub async fn connect_with(database_url: &str, connections: u32) -> Result<PgPool, Error> {
     PgPoolOptions::new()
-        .max_connections(CONNECTIONS_MAX)
+        .max_connections(connections)
         .connect(database_url)
         .await
         .map_err(Error::Connect)

@@ -14,15 +14,6 @@ pub enum Error {
     /// The event store could not be read, or an event not decoded.
     #[error("event store error")]
     Store(#[from] ledger::Error),
-    /// An event of a type that moves money does not decode: a replay
-    /// stops there rather than skip money it cannot read.
-    #[error("event at position {position} ({event_type}) cannot be read")]
-    Event {
-        position: i64,
-        event_type: String,
-        #[source]
-        source: ledger::Error,
-    },
     /// An event breaks its stream's hash chain or the log's order. `at`
     /// names the event (and, in a file, its line).
     #[error("{at}: {problem}")]
@@ -30,6 +21,14 @@ pub enum Error {
     /// Replaying the transfers left money that sums to something else than 0.
     #[error("balances do not sum to zero: {0}")]
     Unbalanced(String),
+    /// A read model differs from the replay of the log: the first
+    /// difference of each, naming the account (and position).
+    #[error("read models differ from the log: {0}")]
+    Diverged(String),
+    /// A rebuild failed; what it built so far is kept unless the message
+    /// says to start over.
+    #[error("rebuild failed")]
+    Projection(#[from] projections::Error),
     /// A line of an export file is not an event this tool wrote.
     #[error("{path} line {line}: {problem}; nothing was imported")]
     BadLine {

@@ -1,121 +1,270 @@
-//! `verify`: the log is what it claims to be. Every event chains to its
-//! predecessor in its stream and hashes to what was stored, and replaying
-//! the transfers gives balances that sum to zero in every currency.
+//! `verify`: the log is what it claims to be, and the read models are what
+//! it makes. From one REPEATABLE READ snapshot it
+//! - walks every stream's hash chain (each event chains to its predecessor
+//!   and hashes to what was stored);
+//! - replays the transfers in memory and checks that all balances sum to
+//!   zero in every currency, at the end and, with `--every N`, at every
+//!   N-th position;
+//! - compares the replay with `account_balances` account by account and
+//!   with `account_statement` line by line, each at its projection's
+//!   checkpoint in the snapshot (projections may lag the log).
+//!
+//! It stops at the first broken chain, naming the event; read-model
+//! differences are counted to the end and the first of each is named.
 
-use std::collections::HashMap;
-use std::fmt;
+mod read_models;
+mod replay;
 
-use ledger::book::Book;
-use ledger::store::{PgEventStore, READ_EVENTS_MAX};
-use ledger::wallet::WalletEvent;
-use ledger::StreamId;
-use sqlx::postgres::PgPoolOptions;
+use std::fmt::Write as _;
+use std::time::Instant;
 
-use crate::error::{error_chain, Error};
+use ledger::store::{PgEventStore, RecordedEvent, READ_EVENTS_MAX};
+use serde::Serialize;
+use sqlx::PgConnection;
 
+use crate::chain::Chain;
+use crate::error::Error;
+use crate::wallet_events::decode;
+use crate::{db, progress};
+use read_models::{Compared, StatementCheck};
+use replay::Replay;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also check that the balances sum to zero at every N-th position
+    /// (after the last event at or below each multiple of N). Each check
+    /// sums every account, so a small N over many accounts is slow.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    every: Option<i64>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
-    events: u64,
-    streams: usize,
-    accounts: usize,
-    last_position: i64,
+    pub events: u64,
+    pub streams: usize,
+    pub last_position: i64,
+    /// Accounts (per currency) the replay holds.
+    pub accounts: usize,
+    pub every: Option<i64>,
+    /// Positions at which the sums were checked besides the end.
+    pub sum_checks: u64,
+    pub read_models: Vec<Compared>,
+    pub seconds: f64,
+    pub events_per_s: f64,
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "verified {} events in {} streams up to position {}: every hash chain holds; {} account balances sum to 0 in every currency",
-            self.events, self.streams, self.last_position, self.accounts
-        )
+pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
+    let started = Instant::now();
+    let pool = db::connect(database_url).await?;
+    let mut tx = db::snapshot(&pool).await?;
+    let mut report = walk(&mut tx, args.every).await?;
+    tx.commit().await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    report.events_per_s = report.events as f64 / report.seconds.max(f64::EPSILON);
+    let problems: Vec<String> = report
+        .read_models
+        .iter()
+        .filter_map(Compared::problem)
+        .collect();
+    if !problems.is_empty() {
+        return Err(Error::Diverged(problems.join("; ")));
     }
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Write(e.into()))?;
+        println!("{text}");
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(())
 }
 
-pub async fn run(database_url: &str) -> Result<Report, Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(database_url)
-        .await
-        .map_err(Error::Connect)?;
-    // One snapshot for the whole walk: consistent, and not held back by
-    // transactions still running elsewhere in the cluster.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
+/// The whole audit inside the snapshot `conn` holds.
+async fn walk(conn: &mut PgConnection, every: Option<i64>) -> Result<Report, Error> {
+    let end: i64 = sqlx::query_scalar(include_str!("verify/last_position.sql"))
+        .fetch_one(&mut *conn)
         .await?;
-    let mut heads: HashMap<StreamId, (i64, Vec<u8>)> = HashMap::new();
-    let mut book = Book::default();
-    let mut report = Report {
-        events: 0,
-        streams: 0,
-        accounts: 0,
-        last_position: 0,
-    };
+    let balances_at = checkpoint(conn, projections::accounts::BALANCES, end).await?;
+    let statements_at = checkpoint(conn, projections::accounts::STATEMENTS, end).await?;
+    let mut statement = StatementCheck::open(conn, statements_at).await?;
+    let mut balances: Option<Compared> = None;
+    let mut chain = Chain::default();
+    let mut replay = Replay::default();
+    let mut sums = Sums::new(every);
+    let bar = progress::bar(u64::try_from(end).unwrap_or(0), "verifying");
+    let mut after = 0;
     loop {
-        let events =
-            PgEventStore::read_snapshot_page(&mut tx, report.last_position, READ_EVENTS_MAX)
-                .await?;
-        if events.is_empty() {
-            break;
-        }
-        for event in &events {
-            let at = || {
-                format!(
-                    "event {} ({} v{})",
-                    event.global_position, event.stream_id, event.stream_version
-                )
+        let page = PgEventStore::read_snapshot_page(conn, after, READ_EVENTS_MAX).await?;
+        let Some(last) = page.last() else { break };
+        after = last.global_position;
+        for event in &page {
+            if balances.is_none() && event.global_position > balances_at {
+                balances = Some(read_models::compare_balances(conn, &replay, balances_at).await?);
+            }
+            sums.before(event.global_position, &replay)?;
+            chain
+                .check(event)
+                .map_err(|problem| chain_error(event, problem))?;
+            let Some(wallet_event) = decode(event)? else {
+                continue;
             };
-            let (expected_version, expected_prev) = match heads.get(&event.stream_id) {
-                Some((version, hash)) => (version + 1, Some(hash.clone())),
-                None => (1, None),
-            };
-            if event.stream_version != expected_version {
-                return Err(Error::Chain {
-                    at: at(),
-                    problem: format!("expected version {expected_version} in its stream"),
-                });
-            }
-            if event.prev_hash != expected_prev {
-                return Err(Error::Chain {
-                    at: at(),
-                    problem: "prev_hash does not match the previous event's hash".to_owned(),
-                });
-            }
-            if event.computed_hash().as_slice() != event.hash.as_slice() {
-                return Err(Error::Chain {
-                    at: at(),
-                    problem: "content does not match its hash (tampered?)".to_owned(),
-                });
-            }
-            heads.insert(
-                event.stream_id.clone(),
-                (event.stream_version, event.hash.clone()),
-            );
-            // A wallet event that does not read (a version from a newer
-            // build, a payload its upcasters refuse) fails the audit: left
-            // out, its transfer would be missing from balances that still
-            // sum to zero. Events of other types move no wallet money.
-            if WalletEvent::current_version(&event.event_type).is_some() {
-                let wallet_event = WalletEvent::from_stored(
-                    &event.event_type,
-                    event.schema_version,
-                    &event.payload,
-                )
-                .map_err(|source| Error::Chain {
-                    at: at(),
-                    problem: format!("cannot be read: {}", error_chain(&source)),
-                })?;
-                if let Some((transfer, phase)) = wallet_event.transfer() {
-                    book.apply(transfer, phase);
+            replay.apply(event, &wallet_event);
+            if event.global_position <= statements_at {
+                for line in replay::lines(event, &wallet_event) {
+                    statement.expect(conn, line).await?;
                 }
             }
-            report.events += 1;
-            report.last_position = event.global_position;
+        }
+        bar.set_position(u64::try_from(after).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    let balances = match balances {
+        Some(compared) => compared,
+        None => read_models::compare_balances(conn, &replay, balances_at).await?,
+    };
+    let statement = statement.finish(conn).await?;
+    if let Some(unbalanced) = replay.unbalanced() {
+        return Err(Error::Unbalanced(format!(
+            "at the end of the log: {unbalanced}"
+        )));
+    }
+    let verified = chain.verified();
+    Ok(Report {
+        events: verified.events,
+        streams: verified.streams,
+        last_position: verified.last_position,
+        accounts: replay.accounts(),
+        every,
+        sum_checks: sums.checks,
+        read_models: vec![balances, statement],
+        ..Report::default()
+    })
+}
+
+/// A projection's checkpoint in the snapshot. It cannot be past the end of
+/// the log: the events it applied had committed before it moved.
+async fn checkpoint(conn: &mut PgConnection, projection: &str, end: i64) -> Result<i64, Error> {
+    let position: i64 = sqlx::query_scalar(include_str!("verify/checkpoint.sql"))
+        .bind(projection)
+        .fetch_one(&mut *conn)
+        .await?;
+    if position > end {
+        return Err(Error::Invariant(format!(
+            "projection {projection} is at position {position}, past the end of the log ({end})"
+        )));
+    }
+    Ok(position)
+}
+
+fn chain_error(event: &RecordedEvent, problem: String) -> Error {
+    Error::Chain {
+        at: format!(
+            "event {} ({} v{})",
+            event.global_position, event.stream_id, event.stream_version
+        ),
+        problem,
+    }
+}
+
+/// The checks of `--every N`: before the first event past each multiple of
+/// N, the replay holds exactly the events at or below it.
+struct Sums {
+    every: Option<i64>,
+    /// The next multiple of N to check at.
+    next: i64,
+    checks: u64,
+}
+
+impl Sums {
+    fn new(every: Option<i64>) -> Self {
+        Self {
+            every,
+            next: every.unwrap_or(i64::MAX),
+            checks: 0,
         }
     }
-    if !book.is_balanced() {
-        return Err(Error::Unbalanced(format!("{:?}", book.totals())));
+
+    fn before(&mut self, position: i64, replay: &Replay) -> Result<(), Error> {
+        let Some(every) = self.every else {
+            return Ok(());
+        };
+        if position <= self.next {
+            return Ok(());
+        }
+        if let Some(unbalanced) = replay.unbalanced() {
+            return Err(Error::Unbalanced(format!(
+                "at position {}: {unbalanced}",
+                self.next
+            )));
+        }
+        self.checks += 1;
+        // A hole in the positions may skip several multiples: the replay is
+        // the same at each of them, so one check covers them all.
+        self.next = (position + every - 1) / every * every;
+        Ok(())
     }
-    report.streams = heads.len();
-    report.accounts = book.accounts().count();
-    Ok(report)
+}
+
+fn text(report: &Report) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_text(&mut out, report);
+    out
+}
+
+fn write_text(out: &mut String, r: &Report) -> std::fmt::Result {
+    write!(
+        out,
+        "verified {} events in {} streams up to position {}: every hash chain holds; {} account balances sum to 0 in every currency",
+        r.events, r.streams, r.last_position, r.accounts
+    )?;
+    match r.every {
+        Some(every) => writeln!(
+            out,
+            ", at the end and at {} positions (every {every})",
+            r.sum_checks
+        )?,
+        None => writeln!(out)?,
+    }
+    for m in &r.read_models {
+        let what = if m.projection == projections::accounts::BALANCES {
+            "accounts"
+        } else {
+            "lines"
+        };
+        writeln!(
+            out,
+            "read model {} ({}) at position {}: {} {what} match the replay",
+            m.projection, m.table, m.position, m.matched
+        )?;
+    }
+    writeln!(
+        out,
+        "in {:.2} s ({:.0} events/s)",
+        r.seconds, r.events_per_s
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_n_checks_once_per_multiple_passed() {
+        let replay = Replay::default();
+        let mut sums = Sums::new(Some(10));
+        for position in [1, 5, 10, 11, 12, 35, 36, 40, 41] {
+            sums.before(position, &replay)
+                .map_err(|e| e.to_string())
+                .ok();
+        }
+        // Before 11 (for 10), before 35 (for 20 and 30 at once), before 41
+        // (for 40).
+        assert_eq!(sums.checks, 3);
+        let mut none = Sums::new(None);
+        none.before(1_000, &replay).map_err(|e| e.to_string()).ok();
+        assert_eq!(none.checks, 0);
+    }
 }

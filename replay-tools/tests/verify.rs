@@ -103,11 +103,12 @@ async fn verify_passes_on_v1_events_and_on_newer_ones_after_them(pool: PgPool) {
         );
         text
     };
-    // Five accounts have transfers: alice, bob, house, cash in EUR and BRL.
+    // Six balances: alice, bob and carol (opened, never moved), house, and
+    // cash in EUR and in BRL.
     let before = stdout(verify(&pool));
     assert!(
         before.contains("verified 13 events in 3 streams up to position 13")
-            && before.contains("5 account balances"),
+            && before.contains("6 account balances"),
         "{before}"
     );
 

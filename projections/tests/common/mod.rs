@@ -1,11 +1,11 @@
 //! Test helpers: the wallet event maker lives in `ledger::testkit` (shared
 //! with the queries tests); what drives both account projections is here.
 
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports)] // Each test file uses its own part.
 
 use ledger::store::PgEventStore;
 pub use ledger::testkit::{visible, Wallets};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
 /// Both account projections, stepped or run together as `serve` runs them.
 pub struct Projector {
@@ -81,4 +81,33 @@ pub async fn wait_projected(
         projections::wait_for_position(pool, name, position, timeout).await?;
     }
     Ok(())
+}
+
+/// Every read-model row (but `updated_at`) and the lower checkpoint, as
+/// JSON.
+pub async fn snapshot(pool: &PgPool) -> serde_json::Value {
+    let balances: serde_json::Value = sqlx::query(
+        "SELECT coalesce(json_agg(b ORDER BY account_id, currency), '[]') FROM (
+             SELECT account_id, currency, credit_limit, posted_debits, posted_credits,
+                    pending_debits, pending_credits, balance, available, version,
+                    last_position
+             FROM account_balances) b",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("balances")
+    .get(0);
+    let statement: serde_json::Value = sqlx::query(
+        "SELECT coalesce(json_agg(s ORDER BY account_id, position), '[]')
+         FROM account_statement s",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("statement")
+    .get(0);
+    serde_json::json!({
+        "checkpoint": checkpoint(pool).await,
+        "balances": balances,
+        "statement": statement,
+    })
 }
