@@ -1,5 +1,5 @@
 //! Rebuilding a projection from position 0 into fresh tables while the live
-//! ones keep serving, then swapping them in (ADR 0005).
+//! ones keep serving, then swapping them in (ADR 0004).
 //!
 //! While a rebuild of projection `p` runs, it keeps two things:
 //! - the schema `rebuild_p`, holding a fresh copy (`LIKE ... INCLUDING ALL`)

@@ -1,6 +1,6 @@
 //! `rebuild <projection>`: replays a projection from position 0 into fresh
 //! tables while the live ones keep serving, then swaps them in, in one
-//! transaction (`projections::rebuild`, ADR 0005). A stopped or crashed
+//! transaction (`projections::rebuild`, ADR 0004). A stopped or crashed
 //! rebuild goes on where it stopped when run again. A progress bar shows
 //! events/s and the time left; the last line says how many and how fast.
 
