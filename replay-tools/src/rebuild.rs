@@ -42,8 +42,11 @@ pub struct Args {
     restart: bool,
     /// Most events applied per transaction (1 to 100000). Larger batches
     /// rebuild faster: an account touched many times in a batch is written
-    /// once.
-    #[arg(long, default_value_t = 10_000,
+    /// once (1M events: balances 310k events/s at 100000, 86k at 10000;
+    /// docs/benchmarks.md). Each batch is one transaction, and while it is
+    /// open the live projections see no newer event (ADR 0002): about 0.3 s
+    /// at 100000, so lower it when that lag matters more than the speed.
+    #[arg(long, default_value_t = 100_000,
           value_parser = clap::value_parser!(u32).range(1..=BATCH_EVENTS_LIMIT as i64))]
     batch_events_max: u32,
     /// How long the swap may wait for a lock (the live checkpoint, the live
