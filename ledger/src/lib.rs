@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod money;
 pub mod rejection;
+pub mod sportsbook;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
