@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ledger::store::{PgEventStore, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX, MIGRATOR};
+use ledger::store::{PgEventStore, MIGRATOR};
 use sqlx::PgPool;
 
 use crate::db;
-use crate::replay::{drop_database, fill, LogShape, DEFAULT_URL, EVENTS_MAX};
+use crate::replay::{drop_database, fill, LogShape, DEFAULT_URL};
 use crate::report::{Output, RebuildReport, RebuildRun, Record};
 
 /// Most batch sizes one run tries.
@@ -28,17 +28,10 @@ pub struct RebuildArgs {
     /// A database for the run; it is dropped and created.
     #[arg(long, env = "BENCH_REPLAY_URL", default_value = DEFAULT_URL)]
     pub database_url: String,
-    /// Events in the log.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=EVENTS_MAX))]
-    pub events: u64,
-    /// Wallets the events are spread over.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=BATCH_STREAMS_MAX as i64))]
-    pub accounts: u32,
-    /// Events per append transaction while filling the log.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=BATCH_EVENTS_MAX as u64))]
-    pub append_events: u64,
+    #[command(flatten)]
+    pub log: LogShape,
     /// `--batch-events-max` of each rebuild; one pair of rebuilds per
-    /// value, comma-separated (10000 is the tool's default, 100000 its
+    /// value, comma-separated (100000 is the tool's default and its
     /// limit).
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     pub batch_events_max: Vec<u32>,
@@ -108,15 +101,10 @@ async fn measure(
         .context("migrating the rebuild database")?;
     eprintln!(
         "bench rebuild: writing {} events over {} wallets, {} per transaction",
-        args.events, args.accounts, args.append_events
+        args.log.events, args.log.accounts, args.log.append_events
     );
     let started = Instant::now();
-    let shape = LogShape {
-        events: args.events,
-        accounts: args.accounts,
-        append_events: args.append_events,
-    };
-    let written = fill(&PgEventStore::new(pool.clone()), &shape).await?;
+    let written = fill(&PgEventStore::new(pool.clone()), &args.log).await?;
     let fill_s = started.elapsed().as_secs_f64();
     eprintln!("  wrote {written} events in {fill_s:.1} s; vacuuming");
     // As in `bench replay`: a live log has been vacuumed; a rebuild should
@@ -163,7 +151,7 @@ async fn measure(
         label: args.output.label_or("rebuild"),
         unix_time_s: crate::report::unix_time_s(),
         events: written,
-        accounts: args.accounts,
+        accounts: args.log.accounts,
         fill_s,
         runs,
         verify_events: number(&verified, "events")? as u64,

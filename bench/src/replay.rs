@@ -48,15 +48,8 @@ pub struct ReplayArgs {
     /// A database for the run; it is dropped and created.
     #[arg(long, env = "BENCH_REPLAY_URL", default_value = DEFAULT_URL)]
     pub database_url: String,
-    /// Events in the log to replay.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=EVENTS_MAX))]
-    pub events: u64,
-    /// Wallets the events are spread over.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=BATCH_STREAMS_MAX as i64))]
-    pub accounts: u32,
-    /// Events per append transaction while filling the log.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=BATCH_EVENTS_MAX as u64))]
-    pub append_events: u64,
+    #[command(flatten)]
+    pub log: LogShape,
     /// The projection to replay.
     #[arg(long, value_enum, default_value = "balances")]
     pub projection: ProjectionKind,
@@ -122,15 +115,10 @@ async fn measure(args: &ReplayArgs, pool: PgPool) -> anyhow::Result<Vec<ReplayRe
 
     eprintln!(
         "bench replay: writing {} events over {} wallets, {} per transaction",
-        args.events, args.accounts, args.append_events
+        args.log.events, args.log.accounts, args.log.append_events
     );
     let started = Instant::now();
-    let shape = LogShape {
-        events: args.events,
-        accounts: args.accounts,
-        append_events: args.append_events,
-    };
-    let written = fill(&store, &shape).await?;
+    let written = fill(&store, &args.log).await?;
     let fill_s = started.elapsed().as_secs_f64();
     eprintln!(
         "  wrote {written} events in {fill_s:.1} s ({:.0} events/s); vacuuming",
@@ -177,7 +165,7 @@ async fn measure(args: &ReplayArgs, pool: PgPool) -> anyhow::Result<Vec<ReplayRe
             unix_time_s: crate::report::unix_time_s(),
             projection: format!("{:?}", args.projection).to_lowercase(),
             events: replayed,
-            accounts: args.accounts,
+            accounts: args.log.accounts,
             fill_s,
             fill_events_per_s: written as f64 / fill_s,
             batch_events_max,
@@ -298,14 +286,17 @@ struct Wallet {
     pending_hold: Option<HoldId>,
 }
 
-/// The log `fill` writes.
-#[derive(Debug, Clone, Copy)]
+/// The log `fill` writes; the same flags for every benchmark that fills one.
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct LogShape {
-    /// Events to write, at least.
+    /// Events in the log (at least; `fill` completes its last batch).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=EVENTS_MAX))]
     pub events: u64,
     /// Wallets the events are spread over.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=BATCH_STREAMS_MAX as i64))]
     pub accounts: u32,
-    /// Events per append transaction.
+    /// Events per append transaction while filling the log.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=BATCH_EVENTS_MAX as u64))]
     pub append_events: u64,
 }
 

@@ -106,7 +106,7 @@ pub(crate) fn problem(status: StatusCode, code: &str, detail: &str) -> serde_jso
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(source) = &self {
-            tracing::error!(error = %error_chain(source.as_ref()), "command failed");
+            tracing::error!(error = %ledger::error_chain(source.as_ref()), "command failed");
         }
         let mut response = json_response(self.status(), &self.problem());
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -130,15 +130,4 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
-}
-
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -35,3 +35,18 @@ pub enum Error {
     #[error("batch of {count} exceeds the store's limit of {limit}")]
     BatchTooLarge { count: usize, limit: usize },
 }
+
+/// The error and all its sources, outermost first, joined by ": ", so one
+/// line (a log line, a CLI's last words) says what failed and why.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    // Source chains are short in practice; the bound only guards a cycle.
+    for _ in 0..32 {
+        let Some(cause) = source else { break };
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}

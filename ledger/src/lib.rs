@@ -16,7 +16,7 @@ pub mod testkit;
 pub mod transfer;
 pub mod wallet;
 
-pub use error::Error;
+pub use error::{error_chain, Error};
 pub use ids::{AccountId, HoldId, PaymentRef, StreamId, TransferId};
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;

@@ -45,18 +45,3 @@ pub enum Error {
         waited_ms: u64,
     },
 }
-
-/// The error and all its sources, outermost first, joined by ": ", so one
-/// log line says what failed and why.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    // Source chains are short in practice; the bound only guards a cycle.
-    for _ in 0..32 {
-        let Some(cause) = source else { break };
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
-}

@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use accounts::{Balances, Statements};
-pub use error::{error_chain, Error};
+pub use error::Error;
+pub use ledger::error_chain;
 pub use rebuild::{Rebuild, RebuildOptions};
 pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
 pub use wait::wait_for_position;

@@ -12,16 +12,15 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ledger::book::{Side, Totals};
-use ledger::store::{PgEventStore, RecordedEvent, READ_EVENTS_MAX};
+use ledger::store::{recorded_event, PgEventStore, RecordedEvent, READ_EVENTS_MAX};
 use ledger::wallet::{WalletEvent, WalletState};
 use ledger::{AccountId, Currency, HoldId, Phase, StreamId};
 use serde::Serialize;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::error::Error;
 use crate::wallet_events::{decode, phase_name};
-use crate::{db, progress};
+use crate::{db, output, progress};
 
 /// Most postings `--postings` may ask for.
 pub const POSTINGS_MAX: u32 = 1_000;
@@ -179,13 +178,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
     report.at = args
         .at
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
-    if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Write(e.into()))?;
-        println!("{text}");
-    } else {
-        print!("{}", text(&report));
-    }
-    Ok(())
+    output::print(&report, args.json, text)
 }
 
 /// A wallet: its stream up to `position`, folded with `evolve`.
@@ -428,23 +421,6 @@ impl BalanceView {
             posted_credits: totals.posted_credits,
         }
     }
-}
-
-fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
-    Ok(RecordedEvent {
-        global_position: row.try_get("global_position")?,
-        stream_id: StreamId::new(row.try_get::<String, _>("stream_id")?),
-        stream_version: row.try_get("stream_version")?,
-        event_id: row.try_get("event_id")?,
-        command_id: row.try_get("command_id")?,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get("schema_version")?,
-        payload: row.try_get("payload")?,
-        metadata: row.try_get("metadata")?,
-        recorded_at: row.try_get("recorded_at")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
 }
 
 /// The report as text, for a person.

@@ -11,6 +11,7 @@ mod error;
 mod export;
 mod import;
 mod line;
+mod output;
 mod progress;
 mod rebuild;
 mod stats;
@@ -22,7 +23,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{error_chain, Error};
+use crate::error::Error;
+use ledger::error_chain;
 
 #[derive(Parser)]
 #[command(

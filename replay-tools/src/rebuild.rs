@@ -15,7 +15,7 @@ use projections::{Balances, Projection, Rebuild, Statements};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::{db, progress};
+use crate::{db, output, progress};
 
 /// Connections the rebuild's pool holds: a step's (or the swap's)
 /// transaction, the read of the log and the read ahead, and one to spare.
@@ -118,13 +118,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
         seconds,
         events_per_s: rebuilt.events as f64 / seconds.max(f64::EPSILON),
     };
-    if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Write(e.into()))?;
-        println!("{text}");
-    } else {
-        println!("{}", line(&report));
-    }
-    Ok(())
+    output::print(&report, args.json, |r| format!("{}\n", line(r)))
 }
 
 async fn rebuild<P: Projection>(

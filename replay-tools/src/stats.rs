@@ -8,8 +8,8 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::db;
 use crate::error::Error;
+use crate::{db, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -89,13 +89,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     tx.commit().await?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&stats).map_err(|e| Error::Write(e.into()))?;
-        println!("{text}");
-    } else {
-        print!("{}", text(&stats));
-    }
-    Ok(())
+    output::print(&stats, args.json, text)
 }
 
 fn text(stats: &Stats) -> String {

@@ -25,7 +25,7 @@ use sqlx::PgConnection;
 use crate::chain::Chain;
 use crate::error::Error;
 use crate::wallet_events::decode;
-use crate::{db, progress};
+use crate::{db, output, progress};
 use read_models::{Compared, StatementCheck};
 use replay::Replay;
 
@@ -72,13 +72,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
     if !problems.is_empty() {
         return Err(Error::Diverged(problems.join("; ")));
     }
-    if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Write(e.into()))?;
-        println!("{text}");
-    } else {
-        print!("{}", text(&report));
-    }
-    Ok(())
+    output::print(&report, args.json, text)
 }
 
 /// The whole audit inside the snapshot `conn` holds.

@@ -5,7 +5,8 @@ use ledger::store::RecordedEvent;
 use ledger::wallet::WalletEvent;
 use ledger::Phase;
 
-use crate::error::{error_chain, Error};
+use crate::error::Error;
+use ledger::error_chain;
 
 /// The wallet event in `event`, or `None` when it is not a wallet event.
 /// A wallet event that does not decode (a version from a newer build, a

@@ -10,13 +10,12 @@ use ledger::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StoredCommand, StreamAppend,
 };
 use ledger::wallet::decide;
-use ledger::StreamId;
+use ledger::{error_chain, StreamId};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::Submission;
 use crate::cache::{catch_up, Cached, StateCache};
-use crate::error::error_chain;
 use crate::render::{Decision, Reply, Saved};
 use crate::{ApiError, CommandsConfig};
 

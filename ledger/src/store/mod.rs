@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use hash::{canonical_json, event_hash, event_hash_canonical, EventContent, Hash};
-pub use postgres::{PgEventStore, Subscription, MIGRATOR};
+pub use postgres::{recorded_event, PgEventStore, Subscription, MIGRATOR};
 
 use crate::{Error, StreamId};
 

@@ -334,7 +334,9 @@ impl EventColumns {
     }
 }
 
-fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
+/// A row of `events` selected by column name, as every read of whole
+/// events (here and in the replay tools) selects it.
+pub fn recorded_event(row: &PgRow) -> Result<RecordedEvent, Error> {
     Ok(RecordedEvent {
         global_position: row.try_get("global_position")?,
         stream_id: StreamId::new(row.try_get::<String, _>("stream_id")?),
