@@ -106,7 +106,11 @@ impl Shard {
                         held.push_front(pending);
                     }
                 }
-                next = queue.recv(), if open && in_flight.len() < depth => match next {
+                // Held commands count against the queue's bound: while a
+                // hot stream's batch is in flight, its followers wait in the
+                // channel (and new requests get 503) rather than pile up here.
+                next = queue.recv(), if open && in_flight.len() < depth
+                    && held.len() < shard.config.batch_commands_max => match next {
                     Some(submission) => held.push_back(Pending { submission, rounds: 0 }),
                     None => open = false,
                 },
