@@ -167,6 +167,71 @@ mod suite {
             .is_empty());
     }
 
+    /// A group commits whole or not at all; its conflict fails no other
+    /// group; a command on several streams is recorded once, at the
+    /// position of its last event on any of them.
+    pub async fn a_conflict_drops_its_whole_group<S: EventStore>(store: &S) {
+        let taken = StreamId::new("group-taken");
+        store
+            .append(
+                taken.clone(),
+                StreamHead::EMPTY,
+                vec![event(0)],
+                "pre".into(),
+            )
+            .await
+            .expect("pre");
+        let stream = |id: &str, commands| StreamAppend {
+            stream_id: StreamId::new(id),
+            expected: StreamHead::EMPTY,
+            commands,
+        };
+        let groups = vec![
+            // Stream "group-a1" is fine, but its partner is stale.
+            vec![
+                stream("group-a1", vec![command("bet-a", vec![event(1)])]),
+                StreamAppend {
+                    stream_id: taken.clone(),
+                    expected: StreamHead::EMPTY,
+                    commands: vec![command("bet-a", vec![event(2)])],
+                },
+            ],
+            // One command over two streams, listed by both.
+            vec![
+                stream("group-b1", vec![command("bet-b", vec![event(3)])]),
+                stream("group-b2", vec![command("bet-b", vec![event(4), event(5)])]),
+            ],
+        ];
+        let outcomes = store.append_groups(groups).await.expect("groups");
+        assert_eq!(
+            outcomes[0],
+            vec![AppendOutcome::Conflict, AppendOutcome::Conflict]
+        );
+        assert_eq!(committed_head(&outcomes[1][0]).version, 1);
+        assert_eq!(committed_head(&outcomes[1][1]).version, 2);
+        assert!(store
+            .read_stream(&StreamId::new("group-a1"), 0, 10)
+            .await
+            .expect("read")
+            .is_empty());
+        assert!(store
+            .find_commands(&["bet-a".into()])
+            .await
+            .expect("find")
+            .is_empty());
+        let b2 = store
+            .read_stream(&StreamId::new("group-b2"), 0, 10)
+            .await
+            .expect("read");
+        let recorded = store.find_commands(&["bet-b".into()]).await.expect("find");
+        let bet_b = recorded.get("bet-b").expect("bet-b is recorded");
+        assert_eq!(bet_b.stream_id.as_str(), "group-b1");
+        assert_eq!(
+            bet_b.last_position,
+            Some(b2.last().expect("b2 has events").global_position)
+        );
+    }
+
     pub async fn hash_chains_link_every_event<S: EventStore>(store: &S) {
         let stream = StreamId::new("chain-1");
         let mut head = StreamHead::EMPTY;
@@ -217,6 +282,11 @@ async fn a_command_id_appends_once(pool: PgPool) {
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn one_conflict_does_not_fail_the_batch(pool: PgPool) {
     suite::one_conflict_does_not_fail_the_batch(&PgEventStore::new(pool)).await;
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_conflict_drops_its_whole_group(pool: PgPool) {
+    suite::a_conflict_drops_its_whole_group(&PgEventStore::new(pool)).await;
 }
 
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]

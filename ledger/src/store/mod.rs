@@ -186,12 +186,29 @@ pub struct StoredCommand {
 
 /// What a backend of the event store must offer.
 pub trait EventStore: Send + Sync {
+    /// Appends groups of streams in one transaction. The streams of a group
+    /// commit together or not at all: a conflict on one of them drops its
+    /// whole group, never another group. A command that writes several
+    /// streams (a bet: the wallet and each market it is on) is one group,
+    /// and is recorded once, by the first of its streams that lists it.
+    /// The outcomes come back in the shape of `groups`.
+    fn append_groups(
+        &self,
+        groups: Vec<Vec<StreamAppend>>,
+    ) -> impl Future<Output = Result<Vec<Vec<AppendOutcome>>, Error>> + Send;
+
     /// Appends many streams in one transaction. Each stream commits whole or
     /// not at all; a conflict on one stream never fails the others.
     fn append_batch(
         &self,
         batch: Vec<StreamAppend>,
-    ) -> impl Future<Output = Result<Vec<AppendOutcome>, Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, Error>> + Send {
+        async move {
+            let groups = batch.into_iter().map(|s| vec![s]).collect();
+            let outcomes = self.append_groups(groups).await?;
+            Ok(outcomes.into_iter().flatten().collect())
+        }
+    }
 
     /// The events of one stream after `after_version`, oldest first.
     fn read_stream(

@@ -110,6 +110,8 @@ impl PgEventStore {
 /// One stream of a batch with its rows built: versions, hashes, times.
 struct Prepared<'a> {
     append: &'a StreamAppend,
+    /// The group this stream commits or conflicts with.
+    group: usize,
     events: Vec<EventRow<'a>>,
     /// For each command, the index in `events` of its last event.
     last_event: Vec<Option<usize>>,
@@ -130,7 +132,7 @@ struct EventRow<'a> {
     hash: Hash,
 }
 
-fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
+fn prepare(append: &StreamAppend, group: usize, recorded_at: DateTime<Utc>) -> Prepared<'_> {
     let mut head = append.expected;
     let mut events = Vec::new();
     let mut last_event = Vec::with_capacity(append.commands.len());
@@ -180,6 +182,7 @@ fn prepare(append: &StreamAppend, recorded_at: DateTime<Utc>) -> Prepared<'_> {
     }
     Prepared {
         append,
+        group,
         events,
         last_event,
         head,
@@ -219,6 +222,9 @@ async fn try_append_on(
     let mut events = EventColumns::default();
     let mut readers: (Vec<String>, Vec<i64>) = (Vec::new(), Vec::new());
     let mut commands = CommandColumns::default();
+    // A command on several streams of a group is recorded once, by the
+    // first stream that lists it.
+    let mut recorded: HashSet<(usize, &str)> = HashSet::new();
     for &i in active {
         let p = &batch[i];
         let stream = p.append.stream_id.as_str();
@@ -231,14 +237,14 @@ async fn try_append_on(
             readers.0.push(stream.to_owned());
             readers.1.push(p.append.expected.version);
         }
-        for (command, last) in p.append.commands.iter().zip(&p.last_event) {
+        for command in &p.append.commands {
+            if !recorded.insert((p.group, command.command_id.as_str())) {
+                continue;
+            }
             commands.id.push(command.command_id.clone());
             commands.stream.push(stream.to_owned());
             commands.hash.push(command.request_hash.clone());
             commands.outcome.push(command.outcome.to_string());
-            commands
-                .last_version
-                .push(last.map(|e| p.events[e].version));
         }
     }
     let result = sqlx::query(include_str!("append.sql"))
@@ -257,7 +263,6 @@ async fn try_append_on(
         .bind(commands.stream)
         .bind(commands.hash)
         .bind(commands.outcome)
-        .bind(commands.last_version)
         .bind(readers.0)
         .bind(readers.1)
         .fetch_all(&mut **conn)
@@ -300,7 +305,6 @@ struct CommandColumns {
     hash: Vec<Vec<u8>>,
     /// JSON text; Postgres parses it into the jsonb column.
     outcome: Vec<String>,
-    last_version: Vec<Option<i64>>,
 }
 
 #[derive(Default)]
@@ -366,7 +370,7 @@ fn log_event(row: &PgRow) -> Result<LogEvent, Error> {
     })
 }
 
-fn check_batch(batch: &[StreamAppend]) -> Result<(), Error> {
+fn check_batch(batch: &[&StreamAppend]) -> Result<(), Error> {
     let events: usize = batch
         .iter()
         .flat_map(|s| &s.commands)
@@ -392,12 +396,20 @@ fn check_batch(batch: &[StreamAppend]) -> Result<(), Error> {
 }
 
 impl EventStore for PgEventStore {
-    async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>, Error> {
+    async fn append_groups(
+        &self,
+        groups: Vec<Vec<StreamAppend>>,
+    ) -> Result<Vec<Vec<AppendOutcome>>, Error> {
+        let batch: Vec<&StreamAppend> = groups.iter().flatten().collect();
         check_batch(&batch)?;
         // Postgres keeps microseconds; truncating first keeps the hash stable.
         let now = Utc::now();
         let recorded_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-        let prepared: Vec<Prepared<'_>> = batch.iter().map(|s| prepare(s, recorded_at)).collect();
+        let prepared: Vec<Prepared<'_>> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, streams)| streams.iter().map(move |s| prepare(s, g, recorded_at)))
+            .collect();
         let mut outcomes = vec![AppendOutcome::Conflict; batch.len()];
         let mut active: Vec<usize> = (0..batch.len()).collect();
         for _ in 0..APPEND_ATTEMPTS_MAX {
@@ -422,10 +434,19 @@ impl EventStore for PgEventStore {
                     }
                     break;
                 }
-                Attempt::Conflicted(streams) => active.retain(|i| !streams.contains(i)),
+                Attempt::Conflicted(streams) => {
+                    // A stream that conflicts takes its whole group with it.
+                    let groups: HashSet<usize> =
+                        streams.iter().map(|&i| prepared[i].group).collect();
+                    active.retain(|&i| !groups.contains(&prepared[i].group));
+                }
             }
         }
-        Ok(outcomes)
+        let mut outcomes = outcomes.into_iter();
+        Ok(groups
+            .iter()
+            .map(|streams| outcomes.by_ref().take(streams.len()).collect())
+            .collect())
     }
 
     async fn read_stream(
