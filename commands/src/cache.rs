@@ -1,4 +1,5 @@
-//! Wallet states kept in memory, with the stream head they were built from.
+//! Aggregate states kept in memory, with the stream head they were built
+//! from.
 //!
 //! The cache is a hint, never the truth: the writer decides against it and
 //! the store's version check catches a stale entry (another node wrote);
@@ -7,14 +8,53 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use ledger::store::{EventStore, PgEventStore, StreamHead, READ_EVENTS_MAX};
-use ledger::wallet::{WalletEvent, WalletState};
+use ledger::store::{EventStore, PgEventStore, RecordedEvent, StreamHead, READ_EVENTS_MAX};
+use ledger::wallet::{Wallet, WalletEvent, WalletState};
 use ledger::StreamId;
 
-#[derive(Debug, Clone, Default)]
+/// The state of one stream, of whichever aggregate the stream holds.
+#[derive(Debug, Clone)]
+pub enum Aggregate {
+    Wallet(WalletState),
+}
+
+impl Aggregate {
+    /// The state of a stream with no events yet.
+    pub fn empty(_stream: &StreamId) -> Self {
+        Self::Wallet(WalletState::default())
+    }
+
+    fn evolve_stored(self, recorded: &RecordedEvent) -> Result<Self, ledger::Error> {
+        Ok(match self {
+            Self::Wallet(state) => Self::Wallet(state.evolve(&WalletEvent::from_stored(
+                &recorded.event_type,
+                recorded.schema_version,
+                &recorded.payload,
+            )?)),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Cached {
-    pub state: WalletState,
+    pub state: Aggregate,
     pub head: StreamHead,
+}
+
+impl Cached {
+    pub fn empty(stream: &StreamId) -> Self {
+        Self {
+            state: Aggregate::empty(stream),
+            head: StreamHead::EMPTY,
+        }
+    }
+
+    /// The wallet, when the stream is an opened wallet.
+    pub fn wallet(&self) -> Option<&Wallet> {
+        match &self.state {
+            Aggregate::Wallet(state) => state.wallet.as_ref(),
+        }
+    }
 }
 
 pub struct StateCache {
@@ -68,7 +108,7 @@ impl StateCache {
         store: &PgEventStore,
         stream: &StreamId,
     ) -> Result<Cached, ledger::Error> {
-        let cached = self.get(stream).unwrap_or_default();
+        let cached = self.get(stream).unwrap_or_else(|| Cached::empty(stream));
         let fresh = catch_up(store, stream, cached.clone()).await?;
         if fresh.head.version > cached.head.version {
             self.put(stream.clone(), fresh.clone());
@@ -97,12 +137,7 @@ pub async fn catch_up(
             .await?;
         let page_full = events.len() as i64 == READ_EVENTS_MAX;
         for recorded in &events {
-            let event = WalletEvent::from_stored(
-                &recorded.event_type,
-                recorded.schema_version,
-                &recorded.payload,
-            )?;
-            from.state = from.state.evolve(&event);
+            from.state = from.state.evolve_stored(recorded)?;
             let hash: Option<[u8; 32]> = recorded.hash.as_slice().try_into().ok();
             from.head = StreamHead {
                 version: recorded.stream_version,

@@ -199,7 +199,7 @@ async fn statement(
         .current(&state.store, &stream)
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    let wallet = current.state.wallet.as_ref().ok_or_else(not_found)?;
+    let wallet = current.wallet().ok_or_else(not_found)?;
     let types = [WalletEvent::FUNDS_DEPOSITED, WalletEvent::FUNDS_WITHDRAWN];
     let latest = state
         .store

@@ -334,7 +334,7 @@ async fn show_account(
         .current(&state.store, &StreamId::account(&account))
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    let wallet = current.state.wallet.as_ref().ok_or_else(missing)?;
+    let wallet = current.wallet().ok_or_else(missing)?;
     Ok(Reply {
         status: StatusCode::OK,
         body: serde_json::json!({ "account": wallet_json(wallet, current.head.version) }),

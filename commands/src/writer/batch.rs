@@ -7,16 +7,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use ledger::store::{
-    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StoredCommand, StreamAppend,
+    AppendOutcome, CommandAppend, EventStore, PgEventStore, StoredCommand, StreamAppend, StreamHead,
 };
-use ledger::wallet::decide;
 use ledger::{error_chain, StreamId};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::Submission;
 use crate::cache::{catch_up, Cached, StateCache};
-use crate::render::{Decision, Reply, Saved};
+use crate::render::{Reply, Saved};
 use crate::{ApiError, CommandsConfig};
 
 pub(super) struct Shard {
@@ -29,15 +28,6 @@ pub(super) struct Shard {
 struct Pending {
     submission: Submission,
     rounds: u32,
-}
-
-/// One stream's commands in this batch, decided in order; what they append
-/// travels separately, to the store.
-struct StreamWork {
-    stream: StreamId,
-    items: Vec<Pending>,
-    saved: Vec<Saved>,
-    after: Cached,
 }
 
 impl Shard {
@@ -72,7 +62,7 @@ impl Shard {
                 }
                 let streams: Vec<StreamId> = batch
                     .iter()
-                    .map(|p| p.submission.stream.clone())
+                    .flat_map(|p| p.submission.command.streams().iter().cloned())
                     .collect::<HashSet<_>>()
                     .into_iter()
                     .collect();
@@ -118,9 +108,10 @@ impl Shard {
         }
     }
 
-    /// The next batch: held commands whose stream is not in flight, in
+    /// The next batch: held commands none of whose streams is in flight, in
     /// order, then whatever is queued, within the batch limits. Commands of
-    /// streams in flight stay (or go) in `held`.
+    /// streams in flight stay (or go) in `held`, and so does every later
+    /// command on a stream of a held one, so each stream keeps its order.
     fn collect(
         &self,
         held: &mut VecDeque<Pending>,
@@ -132,9 +123,22 @@ impl Shard {
         let full = |batch: &Vec<Pending>, bytes: usize| {
             batch.len() >= self.config.batch_commands_max || bytes >= self.config.batch_bytes_max
         };
+        let mut blocked: HashSet<StreamId> = busy.clone();
+        let hold = |pending: &Pending, blocked: &mut HashSet<StreamId>| {
+            let streams = pending.submission.command.streams();
+            if streams.iter().any(|s| blocked.contains(s)) {
+                blocked.extend(streams.iter().cloned());
+                true
+            } else {
+                false
+            }
+        };
         let mut kept = VecDeque::with_capacity(held.len());
         while let Some(pending) = held.pop_front() {
-            if full(&batch, bytes) || busy.contains(&pending.submission.stream) {
+            if full(&batch, bytes) {
+                blocked.extend(pending.submission.command.streams().iter().cloned());
+                kept.push_back(pending);
+            } else if hold(&pending, &mut blocked) {
                 kept.push_back(pending);
             } else {
                 bytes += pending.submission.size_bytes;
@@ -152,7 +156,7 @@ impl Shard {
                 submission,
                 rounds: 0,
             };
-            if busy.contains(&pending.submission.stream) {
+            if hold(&pending, &mut blocked) {
                 held.push_back(pending);
             } else {
                 bytes += pending.submission.size_bytes;
@@ -192,61 +196,115 @@ impl Shard {
         for pending in repeats {
             self.again(pending, &mut retry);
         }
-        let mut work = Vec::new();
-        let mut appends = Vec::new();
-        for (stream, items) in group_by_stream(fresh) {
-            match self.state_of(&stream).await {
-                Ok(before) => {
-                    let (append, decided) = decide_stream(stream, items, before);
-                    appends.push(append);
-                    work.push(decided);
-                }
-                Err(err) => self.unavailable(items, &err),
-            }
-        }
-        if work.is_empty() {
+        let (states, fresh) = self.load_states(fresh).await;
+        let Some(plan) = Plan::decide(fresh, states) else {
             return retry;
-        }
-        let outcomes = match self.store.append_batch(appends).await {
+        };
+        let Plan {
+            items,
+            saved,
+            groups,
+        } = plan;
+        let appends = groups
+            .iter()
+            .map(|g| g.streams.iter().map(|s| s.append.clone()).collect())
+            .collect();
+        let outcomes = match self.store.append_groups(appends).await {
             Ok(outcomes) => outcomes,
             Err(err) => {
-                for w in work {
-                    self.cache.forget(&w.stream);
-                    self.unavailable(w.items, &err);
+                for group in &groups {
+                    for stream in &group.streams {
+                        self.cache.forget(&stream.append.stream_id);
+                    }
                 }
+                self.unavailable(items, &err);
                 return retry;
             }
         };
-        for (w, outcome) in work.into_iter().zip(outcomes) {
-            match outcome {
-                AppendOutcome::Committed {
+        let mut answers: Vec<Option<Answer>> = (0..items.len()).map(|_| None).collect();
+        for (group, outcomes) in groups.into_iter().zip(outcomes) {
+            let committed = outcomes
+                .iter()
+                .all(|o| matches!(o, AppendOutcome::Committed { .. }));
+            if !committed {
+                // Another writer moved one of the streams (or recorded one
+                // of the keys): read them again and decide these commands
+                // anew, the whole group together.
+                for stream in &group.streams {
+                    self.cache.forget(&stream.append.stream_id);
+                }
+                for &item in &group.items {
+                    answers[item] = Some(Answer::Again);
+                }
+                continue;
+            }
+            let mut positions: HashMap<usize, Option<i64>> = HashMap::new();
+            for (stream, outcome) in group.streams.into_iter().zip(outcomes) {
+                let AppendOutcome::Committed {
                     head,
                     last_positions,
-                } => {
-                    debug_assert_eq!(
-                        head.version, w.after.head.version,
-                        "the store appended what we decided"
-                    );
-                    let mut after = w.after;
-                    after.head = head;
-                    self.cache.put(w.stream, after);
-                    for ((pending, saved), position) in
-                        w.items.into_iter().zip(w.saved).zip(last_positions)
-                    {
-                        let _ = pending.submission.reply.send(Ok(saved.reply(position)));
-                    }
+                } = outcome
+                else {
+                    continue;
+                };
+                for (&item, position) in stream.items.iter().zip(last_positions) {
+                    let best = positions.entry(item).or_default();
+                    *best = (*best).max(position);
                 }
-                AppendOutcome::Conflict => {
-                    // Another writer moved the stream (or recorded one of the
-                    // keys): read it again and decide these commands anew.
-                    self.cache.forget(&w.stream);
-                    for pending in w.items {
-                        self.again(pending, &mut retry);
+                match stream.after {
+                    Some(mut after) => {
+                        debug_assert_eq!(
+                            head.version, after.head.version,
+                            "the store appended what we decided"
+                        );
+                        after.head = head;
+                        self.cache.put(stream.append.stream_id, after);
                     }
+                    None => self.cache.forget(&stream.append.stream_id),
                 }
+            }
+            for (item, position) in positions {
+                answers[item] = Some(Answer::Committed(position));
+            }
+        }
+        for ((pending, saved), answer) in items.into_iter().zip(saved).zip(answers) {
+            match answer {
+                Some(Answer::Committed(position)) => {
+                    let _ = pending.submission.reply.send(Ok(saved.reply(position)));
+                }
+                Some(Answer::Again) | None => self.again(pending, &mut retry),
             }
         }
         retry
+    }
+
+    /// The state of every stream the commands touch. A command whose
+    /// stream cannot be read is answered 503 and left out.
+    async fn load_states(&self, batch: Vec<Pending>) -> (HashMap<StreamId, Cached>, Vec<Pending>) {
+        let mut states: HashMap<StreamId, Cached> = HashMap::new();
+        let mut ready = Vec::with_capacity(batch.len());
+        for pending in batch {
+            let mut failed = None;
+            for stream in pending.submission.command.streams() {
+                if states.contains_key(stream) {
+                    continue;
+                }
+                match self.state_of(stream).await {
+                    Ok(state) => {
+                        states.insert(stream.clone(), state);
+                    }
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                Some(err) => self.unavailable(vec![pending], &err),
+                None => ready.push(pending),
+            }
+        }
+        (states, ready)
     }
 
     fn again(&self, mut pending: Pending, retry: &mut VecDeque<Pending>) {
@@ -294,7 +352,7 @@ impl Shard {
     async fn state_of(&self, stream: &StreamId) -> Result<Cached, ledger::Error> {
         match self.cache.get(stream) {
             Some(cached) => Ok(cached),
-            None => catch_up(&self.store, stream, Cached::default()).await,
+            None => catch_up(&self.store, stream, Cached::empty(stream)).await,
         }
     }
 }
@@ -319,88 +377,151 @@ fn split_repeats(batch: Vec<Pending>) -> (Vec<Pending>, Vec<Pending>) {
         .partition(|p| seen.insert(p.submission.command_id.clone()))
 }
 
-/// Groups commands by stream, keeping arrival order within each stream.
-fn group_by_stream(batch: Vec<Pending>) -> Vec<(StreamId, Vec<Pending>)> {
-    let mut index: HashMap<StreamId, usize> = HashMap::new();
-    let mut groups: Vec<(StreamId, Vec<Pending>)> = Vec::new();
-    for pending in batch {
-        let stream = pending.submission.stream.clone();
-        match index.get(&stream) {
-            Some(&i) => groups[i].1.push(pending),
-            None => {
-                index.insert(stream.clone(), groups.len());
-                groups.push((stream, vec![pending]));
-            }
-        }
-    }
-    groups
+enum Answer {
+    Committed(Option<i64>),
+    Again,
 }
 
-/// Decides a stream's commands in order, each against the state the
-/// previous one produced.
-fn decide_stream(
-    stream: StreamId,
+/// One stream of a group: what it appends, the state it will be in, and
+/// which of the batch's commands it lists (in the order of its commands).
+struct StreamPlan {
+    append: StreamAppend,
+    /// The state after the batch's commands; set once all are decided.
+    after: Option<Cached>,
+    items: Vec<usize>,
+}
+
+/// Streams that commit together: those some command of the batch touches
+/// together, transitively.
+struct GroupPlan {
+    streams: Vec<StreamPlan>,
+    items: Vec<usize>,
+}
+
+/// A decided batch: its commands, their answers, and the groups to append.
+struct Plan {
     items: Vec<Pending>,
-    before: Cached,
-) -> (StreamAppend, StreamWork) {
-    let expected = before.head;
-    let mut state = before.state;
-    let mut version = expected.version;
-    let mut commands = Vec::with_capacity(items.len());
-    let mut saved = Vec::with_capacity(items.len());
-    for pending in &items {
-        let s = &pending.submission;
-        let (events, answer) = match decide(&state, &s.command) {
-            Ok(events) => {
-                for event in &events {
-                    state = state.evolve(event);
+    saved: Vec<Saved>,
+    groups: Vec<GroupPlan>,
+}
+
+impl Plan {
+    /// Decides the commands in arrival order, each against the states the
+    /// earlier ones left, and groups their streams.
+    fn decide(items: Vec<Pending>, mut states: HashMap<StreamId, Cached>) -> Option<Self> {
+        if items.is_empty() {
+            return None;
+        }
+        let mut streams: Vec<StreamPlan> = Vec::new();
+        let mut index: HashMap<StreamId, usize> = HashMap::new();
+        let mut groups = UnionFind::default();
+        let mut saved = Vec::with_capacity(items.len());
+        for (item, pending) in items.iter().enumerate() {
+            let s = &pending.submission;
+            let touched = s.command.streams();
+            let mut taken: Vec<Cached> = touched
+                .iter()
+                .map(|stream| {
+                    states
+                        .remove(stream)
+                        .unwrap_or_else(|| Cached::empty(stream))
+                })
+                .collect();
+            let before: Vec<StreamHead> = taken.iter().map(|c| c.head).collect();
+            let decided = s.command.decide(&mut taken);
+            let outcome = decided.saved.to_outcome();
+            let mut first: Option<usize> = None;
+            for (((stream, state), events), expected) in
+                touched.iter().zip(taken).zip(decided.events).zip(before)
+            {
+                let at = *index.entry(stream.clone()).or_insert_with(|| {
+                    streams.push(StreamPlan {
+                        append: StreamAppend {
+                            stream_id: stream.clone(),
+                            expected,
+                            commands: Vec::new(),
+                        },
+                        after: None,
+                        items: Vec::new(),
+                    });
+                    streams.len() - 1
+                });
+                // Every stream lists the command, events or not: the store
+                // records it once per group, and checks the version of a
+                // stream it only read, so a rejection decided against a
+                // stale market or wallet cannot stand.
+                let plan = &mut streams[at];
+                plan.append.commands.push(CommandAppend {
+                    command_id: s.command_id.clone(),
+                    request_hash: s.request_hash.clone(),
+                    outcome: outcome.clone(),
+                    events,
+                });
+                plan.items.push(item);
+                states.insert(stream.clone(), state);
+                match first {
+                    Some(f) => groups.union(f, at),
+                    None => first = Some(at),
                 }
-                version += events.len() as i64;
-                let answer = match state.wallet.as_ref() {
-                    Some(wallet) => (s.render)(&Decision::Accepted {
-                        wallet,
-                        version,
-                        events: &events,
-                    }),
-                    None => Saved::rejected(&ledger::Rejection::AccountNotFound),
-                };
-                let new_events = events
-                    .iter()
-                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
-                    .collect();
-                (new_events, answer)
             }
-            Err(rejection) => (Vec::new(), (s.render)(&Decision::Rejected(&rejection))),
-        };
-        commands.push(CommandAppend {
-            command_id: s.command_id.clone(),
-            request_hash: s.request_hash.clone(),
-            outcome: answer.to_outcome(),
-            events,
-        });
-        saved.push(answer);
-    }
-    let append = StreamAppend {
-        stream_id: stream.clone(),
-        expected,
-        commands,
-    };
-    // The hash of the new head is computed by the store; the writer keeps
-    // the head the store reports once the append has committed.
-    let after = Cached {
-        state,
-        head: ledger::store::StreamHead {
-            version,
-            hash: None,
-        },
-    };
-    (
-        append,
-        StreamWork {
-            stream,
+            saved.push(decided.saved);
+        }
+        let mut by_root: HashMap<usize, usize> = HashMap::new();
+        let mut planned: Vec<GroupPlan> = Vec::new();
+        for (at, mut stream) in streams.into_iter().enumerate() {
+            stream.after = states.remove(&stream.append.stream_id);
+            let root = groups.find(at);
+            let g = *by_root.entry(root).or_insert_with(|| {
+                planned.push(GroupPlan {
+                    streams: Vec::new(),
+                    items: Vec::new(),
+                });
+                planned.len() - 1
+            });
+            let group = &mut planned[g];
+            group.items.extend_from_slice(&stream.items);
+            group.streams.push(stream);
+        }
+        for group in &mut planned {
+            group.items.sort_unstable();
+            group.items.dedup();
+        }
+        Some(Self {
             items,
             saved,
-            after,
-        },
-    )
+            groups: planned,
+        })
+    }
+}
+
+/// Disjoint sets of stream indexes, grown as streams are first seen.
+#[derive(Default)]
+struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    fn find(&mut self, i: usize) -> usize {
+        while self.parent.len() <= i {
+            self.parent.push(self.parent.len());
+        }
+        let mut root = i;
+        while self.parent[root] != root {
+            root = self.parent[root];
+        }
+        let mut at = i;
+        while self.parent[at] != root {
+            let next = self.parent[at];
+            self.parent[at] = root;
+            at = next;
+        }
+        root
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[rb] = ra;
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! transaction holding its events has committed.
 
 mod batch;
+mod command;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -18,13 +19,13 @@ use crate::cache::StateCache;
 use crate::render::{Render, Reply};
 use crate::{ApiError, CommandsConfig};
 
+pub(crate) use command::Command;
+
 /// A command on its way to the writer.
 pub(crate) struct Submission {
     pub command_id: String,
     pub request_hash: Vec<u8>,
-    pub stream: StreamId,
-    pub command: WalletCommand,
-    pub render: Render,
+    pub command: Command,
     pub size_bytes: usize,
     pub reply: oneshot::Sender<Result<Reply, ApiError>>,
 }
@@ -58,7 +59,7 @@ impl Writer {
         }
     }
 
-    /// Queues a command and waits for its committed answer.
+    /// Queues a wallet command and waits for its committed answer.
     pub(crate) async fn submit(
         &self,
         command_id: String,
@@ -68,14 +69,29 @@ impl Writer {
         render: Render,
         size_bytes: usize,
     ) -> Result<Reply, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        let shard = &self.shards[shard_of(&stream, self.shards.len())];
-        let submission = Submission {
-            command_id,
-            request_hash,
+        let command = Command::Wallet {
             stream,
             command,
             render,
+        };
+        self.submit_command(command_id, request_hash, command, size_bytes)
+            .await
+    }
+
+    /// Queues any command and waits for its committed answer.
+    pub(crate) async fn submit_command(
+        &self,
+        command_id: String,
+        request_hash: Vec<u8>,
+        command: Command,
+        size_bytes: usize,
+    ) -> Result<Reply, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let shard = &self.shards[shard_of(command.shard_key(), self.shards.len())];
+        let submission = Submission {
+            command_id,
+            request_hash,
+            command,
             size_bytes,
             reply,
         };
