@@ -14,6 +14,16 @@ pub enum TransferCode {
     Deposit,
     Withdrawal,
     Hold,
+    // Plain comments, not doc comments, below: those would turn the
+    // schemas' plain `enum` of codes into a `oneOf`.
+    // A bet's stake held at placement: pending, wallet → `house`.
+    Stake,
+    // What a settled bet returns (winnings, a void's stake), `house` → wallet.
+    Payout,
+    // A payout taken back when its settlement is corrected: wallet → `house`.
+    PayoutReversal,
+    // An accepted cash-out offer paid by `house` to the wallet.
+    CashOut,
 }
 
 /// One money movement: `amount` leaves `debit` and arrives in `credit`.
