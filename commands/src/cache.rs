@@ -8,29 +8,44 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use ledger::sportsbook::market::{Market, MarketEvent, MarketState};
 use ledger::store::{EventStore, PgEventStore, RecordedEvent, StreamHead, READ_EVENTS_MAX};
 use ledger::wallet::{Wallet, WalletEvent, WalletState};
 use ledger::StreamId;
+
+/// How `StreamId::market` names a market's stream.
+const MARKET_STREAM_PREFIX: &str = "market-";
 
 /// The state of one stream, of whichever aggregate the stream holds.
 #[derive(Debug, Clone)]
 pub enum Aggregate {
     Wallet(WalletState),
+    Market(MarketState),
 }
 
 impl Aggregate {
-    /// The state of a stream with no events yet.
-    pub fn empty(_stream: &StreamId) -> Self {
-        Self::Wallet(WalletState::default())
+    /// The state of a stream with no events yet, by the stream's kind.
+    pub fn empty(stream: &StreamId) -> Self {
+        if stream.as_str().starts_with(MARKET_STREAM_PREFIX) {
+            Self::Market(MarketState::default())
+        } else {
+            Self::Wallet(WalletState::default())
+        }
     }
 
-    fn evolve_stored(self, recorded: &RecordedEvent) -> Result<Self, ledger::Error> {
+    pub fn evolve_stored(self, recorded: &RecordedEvent) -> Result<Self, ledger::Error> {
+        let (event_type, version, payload) = (
+            &recorded.event_type,
+            recorded.schema_version,
+            &recorded.payload,
+        );
         Ok(match self {
-            Self::Wallet(state) => Self::Wallet(state.evolve(&WalletEvent::from_stored(
-                &recorded.event_type,
-                recorded.schema_version,
-                &recorded.payload,
-            )?)),
+            Self::Wallet(state) => {
+                Self::Wallet(state.evolve(&WalletEvent::from_stored(event_type, version, payload)?))
+            }
+            Self::Market(state) => {
+                Self::Market(state.evolve(&MarketEvent::from_stored(event_type, version, payload)?))
+            }
         })
     }
 }
@@ -53,6 +68,15 @@ impl Cached {
     pub fn wallet(&self) -> Option<&Wallet> {
         match &self.state {
             Aggregate::Wallet(state) => state.wallet.as_ref(),
+            Aggregate::Market(_) => None,
+        }
+    }
+
+    /// The market, when the stream is an opened market.
+    pub fn market(&self) -> Option<&Market> {
+        match &self.state {
+            Aggregate::Market(state) => state.market.as_ref(),
+            Aggregate::Wallet(_) => None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct CommandsConfig {
     pub reply_timeout_ms: u64,
     /// Largest request body accepted.
     pub body_bytes_max: usize,
+    /// The settlement process's chunk size and polling.
+    pub settlement: crate::SettlementConfig,
 }
 
 impl Default for CommandsConfig {
@@ -37,6 +39,7 @@ impl Default for CommandsConfig {
             cache_streams_max: 200_000,
             reply_timeout_ms: 10_000,
             body_bytes_max: 64 * 1024,
+            settlement: crate::SettlementConfig::default(),
         }
     }
 }

@@ -87,9 +87,21 @@ impl ApiError {
         }
     }
 
-    /// The problem document (RFC 9457) for this error.
+    /// The problem document (RFC 9457) for this error. A rejection that
+    /// tells the client what to do next carries it as fields: the odds now,
+    /// so a front end can show them and ask again.
     pub fn problem(&self) -> serde_json::Value {
-        problem(self.status(), self.code(), &self.to_string())
+        let mut document = problem(self.status(), self.code(), &self.to_string());
+        if let (Self::Rejected(Rejection::OddsChanged { leg, current }), Some(fields)) =
+            (self, document.as_object_mut())
+        {
+            fields.insert("leg".into(), (*leg).into());
+            fields.insert(
+                "current_odds".into(),
+                ledger::sportsbook::odds::Odds(*current).to_string().into(),
+            );
+        }
+        document
     }
 }
 

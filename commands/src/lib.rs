@@ -1,13 +1,16 @@
-//! The command API: wallet commands over HTTP + JSON, idempotency keys, the
-//! batching writer that group-commits them, and the Rinha de Backend API on
-//! the same ledger.
+//! The command API: wallet, market and bet commands over HTTP + JSON,
+//! idempotency keys, the batching writer that group-commits them, the
+//! settlement process, and the Rinha de Backend API on the same ledger.
 
+mod bets;
 mod body;
 mod cache;
 mod config;
 mod error;
+mod markets;
 mod render;
 mod rinha;
+pub mod settlement;
 mod wallets;
 mod writer;
 
@@ -20,6 +23,7 @@ pub use cache::StateCache;
 pub use config::CommandsConfig;
 pub use error::ApiError;
 pub use rinha::{seed_clients as seed_rinha_clients, RINHA_CLIENTS};
+pub use settlement::{SettlementConfig, Settler, SettlerHandle};
 pub use writer::Writer;
 
 /// What every handler shares: the store, the writer and the state cache.
@@ -29,11 +33,22 @@ pub struct AppState {
     pub(crate) writer: Writer,
     pub(crate) cache: Arc<StateCache>,
     pub(crate) config: CommandsConfig,
+    pub(crate) settler: SettlerHandle,
 }
 
 impl AppState {
-    /// Starts the writer's shards on the current runtime.
+    /// Starts the writer's shards and the settlement process on the
+    /// current runtime.
     pub fn start(store: PgEventStore, config: CommandsConfig) -> Self {
+        let state = Self::start_writer(store, config);
+        let settler = state.settler(state.config.settlement.clone());
+        tokio::spawn(settler.run());
+        state
+    }
+
+    /// Starts the writer only; the caller drives settlements with
+    /// [`AppState::settler`] (tests stop one half-way, as a crash would).
+    pub fn start_writer(store: PgEventStore, config: CommandsConfig) -> Self {
         let cache = Arc::new(StateCache::new(config.cache_streams_max));
         let writer = Writer::start(store.clone(), cache.clone(), &config);
         Self {
@@ -41,13 +56,27 @@ impl AppState {
             writer,
             cache,
             config,
+            settler: SettlerHandle::default(),
         }
+    }
+
+    /// A settlement process sharing this node's state cache, woken when a
+    /// settlement starts here.
+    pub fn settler(&self, config: SettlementConfig) -> Settler {
+        Settler::new(
+            self.store.clone(),
+            self.cache.clone(),
+            config,
+            self.settler.clone(),
+        )
     }
 }
 
 /// The `/v1` command API.
 pub fn router(state: AppState) -> Router {
-    wallets::router(state)
+    markets::router(state.clone())
+        .merge(bets::router(state.clone()))
+        .merge(wallets::router(state))
 }
 
 /// The Rinha de Backend 2024/Q1 API (`/clientes/{id}/...`).

@@ -54,16 +54,16 @@ struct MoveFunds {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoFields {}
+pub(crate) struct NoFields {}
 
 /// A command parsed from a request, ready for the writer.
-struct Parsed {
-    key: String,
-    hash: Vec<u8>,
-    size: usize,
+pub(crate) struct Parsed {
+    pub key: String,
+    pub hash: Vec<u8>,
+    pub size: usize,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     state: &AppState,
     route: &str,
     headers: &HeaderMap,

@@ -3,18 +3,47 @@
 //! streams (a bet) is decided against all of them at once and commits with
 //! all of them or not at all.
 
+use ledger::sportsbook::bet::{decide_bet, decide_cash_out_markets, PlaceBet};
+use ledger::sportsbook::market::{decide_market, Market, MarketCommand, MarketEvent, MarketState};
 use ledger::store::NewEvent;
-use ledger::wallet::{decide as decide_wallet, WalletCommand};
-use ledger::StreamId;
+use ledger::wallet::{
+    decide as decide_wallet, AcceptCashOut, Bet, Wallet, WalletCommand, WalletEvent, WalletState,
+};
+use ledger::{BetId, Rejection, StreamId};
 
 use crate::cache::{Aggregate, Cached};
 use crate::render::{Decision, Render, Saved};
+
+/// Builds the saved answer of a market command.
+pub(crate) type MarketRender = fn(Result<(&Market, i64), &Rejection>) -> Saved;
+/// A decided bet command: the wallet after it (and its version) and the
+/// bet, or why it was refused.
+pub(crate) type BetDecided<'a> = Result<(&'a Wallet, i64, BetId, &'a Bet), &'a Rejection>;
+/// Builds the saved answer of a bet command (placing one, cashing one out).
+pub(crate) type BetRender = fn(BetDecided<'_>) -> Saved;
 
 pub(crate) enum Command {
     Wallet {
         stream: StreamId,
         command: WalletCommand,
         render: Render,
+    },
+    Market {
+        stream: StreamId,
+        command: MarketCommand,
+        render: MarketRender,
+    },
+    /// `streams`: the wallet, then each leg's market.
+    Bet {
+        streams: Vec<StreamId>,
+        command: PlaceBet,
+        render: BetRender,
+    },
+    /// `streams`: the wallet, then each of the bet's legs' markets.
+    CashOut {
+        streams: Vec<StreamId>,
+        command: AcceptCashOut,
+        render: BetRender,
     },
 }
 
@@ -30,15 +59,23 @@ impl Command {
     /// the command.
     pub fn streams(&self) -> &[StreamId] {
         match self {
-            Self::Wallet { stream, .. } => std::slice::from_ref(stream),
+            Self::Wallet { stream, .. } | Self::Market { stream, .. } => {
+                std::slice::from_ref(stream)
+            }
+            Self::Bet { streams, .. } | Self::CashOut { streams, .. } => streams,
         }
     }
 
     /// The stream whose shard decides the command: commands that contend
     /// (on one wallet, on one market) meet in one shard, in order.
+    /// A bet goes to its first market's shard: a hot market's bets are
+    /// then decided in order in one place instead of conflicting (ADR 0005).
     pub fn shard_key(&self) -> &StreamId {
         match self {
-            Self::Wallet { stream, .. } => stream,
+            Self::Wallet { stream, .. } | Self::Market { stream, .. } => stream,
+            Self::Bet { streams, .. } | Self::CashOut { streams, .. } => {
+                streams.get(1).unwrap_or(&streams[0])
+            }
         }
     }
 
@@ -49,7 +86,206 @@ impl Command {
             Self::Wallet {
                 command, render, ..
             } => decide_on_wallet(command, *render, states),
+            Self::Market {
+                command, render, ..
+            } => decide_on_market(command, *render, states),
+            Self::Bet {
+                command, render, ..
+            } => decide_on_bet(command, *render, states),
+            Self::CashOut {
+                command, render, ..
+            } => decide_on_cash_out(command, *render, states),
         }
+    }
+}
+
+fn new_events<'a, E: 'a>(
+    events: impl IntoIterator<Item = &'a E>,
+    describe: impl Fn(&E) -> (&'static str, i32, serde_json::Value),
+) -> Vec<NewEvent> {
+    events
+        .into_iter()
+        .map(|e| {
+            let (event_type, version, payload) = describe(e);
+            NewEvent::new(event_type, version, payload)
+        })
+        .collect()
+}
+
+fn wallet_new_events(events: &[WalletEvent]) -> Vec<NewEvent> {
+    new_events(events, |e| {
+        (e.event_type(), e.schema_version(), e.payload())
+    })
+}
+
+fn market_new_events(events: &[MarketEvent]) -> Vec<NewEvent> {
+    new_events(events, |e| {
+        (e.event_type(), e.schema_version(), e.payload())
+    })
+}
+
+fn nothing(streams: usize, saved: Saved) -> Decided {
+    Decided {
+        events: vec![Vec::new(); streams],
+        saved,
+    }
+}
+
+fn decide_on_market(
+    command: &MarketCommand,
+    render: MarketRender,
+    states: &mut [Cached],
+) -> Decided {
+    let streams = states.len();
+    let Some(Cached {
+        state: Aggregate::Market(state),
+        head,
+    }) = states.first_mut()
+    else {
+        return nothing(streams, render(Err(&Rejection::MarketNotFound)));
+    };
+    match decide_market(state, command) {
+        Ok(events) => {
+            for event in &events {
+                *state = std::mem::take(state).evolve(event);
+            }
+            head.version += events.len() as i64;
+            let saved = match state.market.as_ref() {
+                Some(market) => render(Ok((market, head.version))),
+                None => render(Err(&Rejection::MarketNotFound)),
+            };
+            Decided {
+                events: vec![market_new_events(&events)],
+                saved,
+            }
+        }
+        Err(rejection) => nothing(streams, render(Err(&rejection))),
+    }
+}
+
+/// The wallet and the markets among `states` (the wallet first), or the
+/// rejection that says which is missing.
+fn split_bet_states(states: &mut [Cached]) -> Result<(&mut Cached, Vec<&mut Cached>), Rejection> {
+    let (wallet, markets) = states.split_first_mut().ok_or(Rejection::AccountNotFound)?;
+    if !matches!(wallet.state, Aggregate::Wallet(_)) {
+        return Err(Rejection::AccountNotFound);
+    }
+    if markets
+        .iter()
+        .any(|m| !matches!(m.state, Aggregate::Market(_)))
+    {
+        return Err(Rejection::MarketNotFound);
+    }
+    Ok((wallet, markets.iter_mut().collect()))
+}
+
+fn market_states<'a>(markets: &'a [&mut Cached]) -> Vec<&'a MarketState> {
+    markets
+        .iter()
+        .filter_map(|m| match &m.state {
+            Aggregate::Market(state) => Some(state),
+            Aggregate::Wallet(_) => None,
+        })
+        .collect()
+}
+
+fn wallet_state(wallet: &Cached) -> Option<&WalletState> {
+    match &wallet.state {
+        Aggregate::Wallet(state) => Some(state),
+        Aggregate::Market(_) => None,
+    }
+}
+
+/// Moves the wallet and the markets on by their events and builds the
+/// decision's events per stream (the wallet first).
+fn apply_bet_events(
+    wallet: &mut Cached,
+    markets: &mut [&mut Cached],
+    wallet_events: &[WalletEvent],
+    market_events: &[Vec<MarketEvent>],
+) -> Vec<Vec<NewEvent>> {
+    if let Aggregate::Wallet(state) = &mut wallet.state {
+        for event in wallet_events {
+            *state = std::mem::take(state).evolve(event);
+        }
+    }
+    wallet.head.version += wallet_events.len() as i64;
+    let mut events = vec![wallet_new_events(wallet_events)];
+    for (market, evs) in markets.iter_mut().zip(market_events) {
+        if let Aggregate::Market(state) = &mut market.state {
+            for event in evs {
+                *state = std::mem::take(state).evolve(event);
+            }
+        }
+        market.head.version += evs.len() as i64;
+        events.push(market_new_events(evs));
+    }
+    events
+}
+
+fn bet_answer(wallet: &Cached, bet_id: BetId, render: BetRender) -> Saved {
+    let found = wallet_state(wallet)
+        .and_then(|s| s.wallet.as_ref())
+        .and_then(|w| w.bets.get(&bet_id).map(|bet| (w, bet)));
+    match found {
+        Some((w, bet)) => render(Ok((w, wallet.head.version, bet_id, bet))),
+        None => render(Err(&Rejection::BetNotFound)),
+    }
+}
+
+fn decide_on_bet(command: &PlaceBet, render: BetRender, states: &mut [Cached]) -> Decided {
+    let streams = states.len();
+    let (wallet, mut markets) = match split_bet_states(states) {
+        Ok(split) => split,
+        Err(rejection) => return nothing(streams, render(Err(&rejection))),
+    };
+    let decision = match wallet_state(wallet) {
+        Some(state) => decide_bet(state, &market_states(&markets), command),
+        None => Err(Rejection::AccountNotFound),
+    };
+    match decision {
+        Ok(decision) => {
+            let events =
+                apply_bet_events(wallet, &mut markets, &decision.wallet, &decision.markets);
+            Decided {
+                events,
+                saved: bet_answer(wallet, command.bet_id, render),
+            }
+        }
+        Err(rejection) => nothing(streams, render(Err(&rejection))),
+    }
+}
+
+fn decide_on_cash_out(
+    command: &AcceptCashOut,
+    render: BetRender,
+    states: &mut [Cached],
+) -> Decided {
+    let streams = states.len();
+    let (wallet, mut markets) = match split_bet_states(states) {
+        Ok(split) => split,
+        Err(rejection) => return nothing(streams, render(Err(&rejection))),
+    };
+    let decided = (|| {
+        let state = wallet_state(wallet).ok_or(Rejection::AccountNotFound)?;
+        let open = state.wallet.as_ref().ok_or(Rejection::AccountNotFound)?;
+        let bet = open
+            .bets
+            .get(&command.bet_id)
+            .ok_or(Rejection::BetNotFound)?;
+        let market_events = decide_cash_out_markets(&market_states(&markets), command.bet_id, bet)?;
+        let wallet_events = decide_wallet(state, &WalletCommand::AcceptCashOut(command.clone()))?;
+        Ok::<_, Rejection>((wallet_events, market_events))
+    })();
+    match decided {
+        Ok((wallet_events, market_events)) => {
+            let events = apply_bet_events(wallet, &mut markets, &wallet_events, &market_events);
+            Decided {
+                events,
+                saved: bet_answer(wallet, command.bet_id, render),
+            }
+        }
+        Err(rejection) => nothing(streams, render(Err(&rejection))),
     }
 }
 
@@ -64,7 +300,7 @@ fn decide_on_wallet(command: &WalletCommand, render: Render, states: &mut [Cache
         head,
     }) = states.first_mut()
     else {
-        return rejected(&ledger::Rejection::AccountNotFound);
+        return rejected(&Rejection::AccountNotFound);
     };
     match decide_wallet(state, command) {
         Ok(events) => {

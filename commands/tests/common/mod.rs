@@ -94,3 +94,17 @@ pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
     }
     (status, body)
 }
+
+/// The app with its writer but no settlement process: the test drives
+/// settlements itself with [`AppState::settler`], and can stop one half-way.
+pub async fn spawn_app_without_settler(pool: PgPool) -> (App, AppState) {
+    let state = AppState::start_writer(PgEventStore::new(pool), CommandsConfig::default());
+    let api = serve(commands::router(state.clone())).await;
+    let rinha = serve(commands::rinha_router(state.clone())).await;
+    let app = App {
+        api,
+        rinha,
+        http: reqwest::Client::new(),
+    };
+    (app, state)
+}

@@ -1,0 +1,451 @@
+//! The settlement process: settles a market's bets after the operator
+//! recorded its result (`settlement_started`), in chunks, and records how
+//! far it got on the market's stream (`settlement_progressed`) in the same
+//! append as the chunk's wallet events (ADR 0005). A crash between chunks
+//! loses nothing and repeats nothing: the next run starts after the last
+//! recorded chunk. Re-settlements run the same way, with each leg's
+//! settlement naming the one it replaces.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::sportsbook::market::{MarketCommand, MarketEvent, MarketResult, MarketStatus};
+use ledger::sportsbook::settle::LegResult;
+use ledger::store::{
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
+    READ_EVENTS_MAX,
+};
+use ledger::wallet::{decide as decide_wallet, SettleLeg, WalletCommand, WalletState};
+use ledger::{error_chain, AccountId, BetId, MarketId, SettlementId, StreamId};
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use crate::cache::{catch_up, Aggregate, Cached, StateCache};
+use crate::ApiError;
+
+/// Most markets one search for running settlements returns.
+const RUNNING_MARKETS_MAX: i64 = 1_000;
+/// Wallet reads a chunk keeps in flight.
+const WALLET_READS_IN_FLIGHT: usize = 16;
+
+/// The settlement process's settings.
+#[derive(Debug, Clone)]
+pub struct SettlementConfig {
+    /// Most bets settled in one append (with their market's progress).
+    pub chunk_bets_max: usize,
+    /// How often the process looks for running settlements when not woken.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SettlementConfig {
+    fn default() -> Self {
+        Self {
+            chunk_bets_max: 2_000,
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Settled a chunk, finished a settlement, or went round a conflict.
+    Worked,
+    /// No settlement is running.
+    Idle,
+}
+
+/// Wakes the process when a settlement starts (a hint: it also polls).
+#[derive(Clone, Default)]
+pub struct SettlerHandle {
+    notify: Arc<Notify>,
+}
+
+impl SettlerHandle {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// A bet to settle, as its market recorded it.
+struct BetOnMarket {
+    bet_id: BetId,
+    account: AccountId,
+    outcome: u16,
+}
+
+/// One wallet in a chunk: where it stood, where the chunk leaves it, and
+/// the chunk's events on it.
+struct WalletWork {
+    before: StreamHead,
+    after: Cached,
+    events: Vec<NewEvent>,
+}
+
+/// The market's settlement as it stands.
+struct Running {
+    market: MarketId,
+    stream: StreamId,
+    cached: Cached,
+    settlement_id: SettlementId,
+    result: MarketResult,
+    replaces: Option<SettlementId>,
+    through_version: i64,
+    bets_settled: u64,
+}
+
+pub struct Settler {
+    store: PgEventStore,
+    cache: Arc<StateCache>,
+    config: SettlementConfig,
+    handle: SettlerHandle,
+    /// The chunk size now: halved after a conflict, back to the maximum
+    /// after a commit.
+    chunk: std::sync::atomic::AtomicUsize,
+}
+
+impl Settler {
+    pub fn new(
+        store: PgEventStore,
+        cache: Arc<StateCache>,
+        config: SettlementConfig,
+        handle: SettlerHandle,
+    ) -> Self {
+        let chunk = config.chunk_bets_max.max(1);
+        Self {
+            store,
+            cache,
+            config,
+            handle,
+            chunk: chunk.into(),
+        }
+    }
+
+    /// Runs until the task is dropped: a step at a time while there is
+    /// work, then waits for a wake-up or the poll interval.
+    pub async fn run(self) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
+        loop {
+            match self.step().await {
+                Ok(Step::Worked) => continue,
+                Ok(Step::Idle) => {}
+                Err(err) => {
+                    tracing::error!(error = %error_chain(&err), "settlement step failed");
+                }
+            }
+            let _ = tokio::time::timeout(poll, self.handle.notify.notified()).await;
+        }
+    }
+
+    /// Settles one chunk of the first running settlement, or finishes it.
+    pub async fn step(&self) -> Result<Step, ApiError> {
+        let rows = sqlx::query(include_str!("settlement/running.sql"))
+            .bind(RUNNING_MARKETS_MAX)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(|e| ApiError::internal(ledger::Error::from(e)))?;
+        for row in rows {
+            let stream = StreamId::new(
+                row.try_get::<String, _>(0)
+                    .map_err(|e| ApiError::internal(ledger::Error::from(e)))?,
+            );
+            if let Some(running) = self.running(&stream).await? {
+                return self.settle_chunk(running).await;
+            }
+        }
+        Ok(Step::Idle)
+    }
+
+    async fn running(&self, stream: &StreamId) -> Result<Option<Running>, ApiError> {
+        let cached = self
+            .cache
+            .current(&self.store, stream)
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        let Some(market) = cached.market() else {
+            return Ok(None);
+        };
+        let MarketStatus::Settling {
+            settlement_id,
+            result,
+            replaces,
+            through_version,
+            bets_settled,
+        } = &market.status
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Running {
+            market: market.id.clone(),
+            stream: stream.clone(),
+            settlement_id: *settlement_id,
+            result: result.clone(),
+            replaces: *replaces,
+            through_version: *through_version,
+            bets_settled: *bets_settled,
+            cached,
+        }))
+    }
+
+    /// The next bets after `through_version`, up to the chunk size, and the
+    /// version of the last one (`None` when there are no more).
+    async fn next_bets(
+        &self,
+        running: &Running,
+        chunk: usize,
+    ) -> Result<(Vec<BetOnMarket>, Option<i64>), ApiError> {
+        let mut bets = Vec::new();
+        let mut after = running.through_version;
+        let mut last_bet = None;
+        loop {
+            let events = self
+                .store
+                .read_stream(&running.stream, after, READ_EVENTS_MAX)
+                .await
+                .map_err(|_| ApiError::Unavailable)?;
+            let page_full = events.len() as i64 == READ_EVENTS_MAX;
+            for recorded in &events {
+                after = recorded.stream_version;
+                if recorded.event_type != MarketEvent::BET_ACCEPTED {
+                    continue;
+                }
+                let event = MarketEvent::from_stored(
+                    &recorded.event_type,
+                    recorded.schema_version,
+                    &recorded.payload,
+                )
+                .map_err(ApiError::internal)?;
+                if let MarketEvent::BetAccepted(bet) = event {
+                    bets.push(BetOnMarket {
+                        bet_id: bet.bet_id,
+                        account: bet.account,
+                        outcome: bet.outcome,
+                    });
+                    last_bet = Some(recorded.stream_version);
+                    if bets.len() >= chunk {
+                        return Ok((bets, last_bet));
+                    }
+                }
+            }
+            if !page_full {
+                return Ok((bets, last_bet));
+            }
+        }
+    }
+
+    async fn settle_chunk(&self, running: Running) -> Result<Step, ApiError> {
+        use std::sync::atomic::Ordering;
+        let chunk = self.chunk.load(Ordering::Relaxed).max(1);
+        let (bets, last) = self.next_bets(&running, chunk).await?;
+        let Some(through_version) = last else {
+            let command = MarketCommand::FinishSettlement {
+                settlement_id: running.settlement_id,
+            };
+            let id = format!("settle-finish:{}", running.settlement_id);
+            return self.append(running, command, Vec::new(), id).await;
+        };
+        let mut decided = self.wallets(&bets).await?;
+        let settled = bets.len() as u64;
+        for bet in &bets {
+            let stream = StreamId::account(&bet.account);
+            let Some(WalletWork { after, events, .. }) = decided.get_mut(&stream) else {
+                continue;
+            };
+            let Aggregate::Wallet(state) = &mut after.state else {
+                continue;
+            };
+            let command = WalletCommand::SettleLeg(SettleLeg {
+                bet_id: bet.bet_id,
+                market: running.market.clone(),
+                settlement_id: running.settlement_id,
+                replaces: running.replaces,
+                result: LegResult::of(&running.result, bet.outcome),
+            });
+            match decide_wallet(state, &command) {
+                Ok(new) => {
+                    for event in &new {
+                        *state = std::mem::take::<WalletState>(state).evolve(event);
+                        events.push(NewEvent::new(
+                            event.event_type(),
+                            event.schema_version(),
+                            event.payload(),
+                        ));
+                    }
+                    after.head.version += new.len() as i64;
+                }
+                Err(rejection) => {
+                    // A bet its wallet cannot settle would stall the
+                    // market; it is a bug, so say which and stop here.
+                    return Err(ApiError::internal(std::io::Error::other(format!(
+                        "bet {} of market {} cannot be settled on {stream}: {rejection}",
+                        bet.bet_id, running.market
+                    ))));
+                }
+            }
+        }
+        let command = MarketCommand::RecordProgress {
+            settlement_id: running.settlement_id,
+            through_version,
+            bets_settled: running.bets_settled + settled,
+        };
+        let id = format!("settle:{}:{through_version}", running.settlement_id);
+        self.append(running, command, decided.into_iter().collect(), id)
+            .await
+    }
+
+    /// The wallets of `bets`, nothing decided yet.
+    async fn wallets(
+        &self,
+        bets: &[BetOnMarket],
+    ) -> Result<HashMap<StreamId, WalletWork>, ApiError> {
+        let mut wallets: HashMap<StreamId, WalletWork> = HashMap::new();
+        let mut reads = tokio::task::JoinSet::new();
+        for bet in bets {
+            let stream = StreamId::account(&bet.account);
+            if wallets.contains_key(&stream) {
+                continue;
+            }
+            // A cached wallet is trusted, as the writer trusts it: if
+            // another writer moved it, the append conflicts and the next
+            // attempt reads it again. A wallet not cached is read, a few
+            // at a time, so the chunk waits a fraction of a read per wallet.
+            if let Some(cached) = self.cache.get(&stream) {
+                wallets.insert(
+                    stream,
+                    WalletWork {
+                        before: cached.head,
+                        after: cached,
+                        events: Vec::new(),
+                    },
+                );
+                continue;
+            }
+            let from = Cached::empty(&stream);
+            wallets.insert(
+                stream.clone(),
+                WalletWork {
+                    before: from.head,
+                    after: from.clone(),
+                    events: Vec::new(),
+                },
+            );
+            let store = self.store.clone();
+            reads.spawn(async move {
+                let fresh = catch_up(&store, &stream, from).await;
+                (stream, fresh)
+            });
+            while reads.len() >= WALLET_READS_IN_FLIGHT {
+                if let Some(done) = reads.join_next().await {
+                    put_fresh(&mut wallets, done)?;
+                }
+            }
+        }
+        while let Some(done) = reads.join_next().await {
+            put_fresh(&mut wallets, done)?;
+        }
+        Ok(wallets)
+    }
+
+    /// Appends the market's command and the wallets' events as one group.
+    async fn append(
+        &self,
+        running: Running,
+        command: MarketCommand,
+        wallets: Vec<(StreamId, WalletWork)>,
+        command_id: String,
+    ) -> Result<Step, ApiError> {
+        use std::sync::atomic::Ordering;
+        let Aggregate::Market(market_state) = &running.cached.state else {
+            return Ok(Step::Idle);
+        };
+        let market_events = match ledger::sportsbook::market::decide_market(market_state, &command)
+        {
+            Ok(events) => events,
+            Err(rejection) => {
+                return Err(ApiError::internal(std::io::Error::other(format!(
+                    "market {} refused its settlement's progress: {rejection}",
+                    running.market
+                ))))
+            }
+        };
+        let mut market_after = running.cached.clone();
+        if let Aggregate::Market(state) = &mut market_after.state {
+            for event in &market_events {
+                *state = std::mem::take(state).evolve(event);
+            }
+        }
+        market_after.head.version += market_events.len() as i64;
+        let outcome = serde_json::json!({ "settlement": running.settlement_id.to_string() });
+        let command_append = |events: Vec<NewEvent>| CommandAppend {
+            command_id: command_id.clone(),
+            request_hash: Vec::new(),
+            outcome: outcome.clone(),
+            events,
+        };
+        let mut group = vec![StreamAppend {
+            stream_id: running.stream.clone(),
+            expected: running.cached.head,
+            commands: vec![command_append(
+                market_events
+                    .iter()
+                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                    .collect(),
+            )],
+        }];
+        let mut afters = vec![(running.stream.clone(), market_after)];
+        for (stream, work) in wallets {
+            if work.events.is_empty() {
+                continue;
+            }
+            group.push(StreamAppend {
+                stream_id: stream.clone(),
+                expected: work.before,
+                commands: vec![command_append(work.events)],
+            });
+            afters.push((stream, work.after));
+        }
+        let outcomes = self
+            .store
+            .append_groups(vec![group])
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        let committed = outcomes.first().is_some_and(|group| {
+            group
+                .iter()
+                .all(|o| matches!(o, AppendOutcome::Committed { .. }))
+        });
+        if !committed {
+            // Someone else wrote one of the streams: read them again next
+            // step, with a smaller chunk so a busy wallet stops only a few.
+            for (stream, _) in &afters {
+                self.cache.forget(stream);
+            }
+            let chunk = self.chunk.load(Ordering::Relaxed);
+            self.chunk.store((chunk / 2).max(1), Ordering::Relaxed);
+            return Ok(Step::Worked);
+        }
+        for ((stream, mut after), outcome) in afters.into_iter().zip(&outcomes[0]) {
+            if let AppendOutcome::Committed { head, .. } = outcome {
+                after.head = *head;
+                self.cache.put(stream, after);
+            }
+        }
+        self.chunk
+            .store(self.config.chunk_bets_max.max(1), Ordering::Relaxed);
+        Ok(Step::Worked)
+    }
+}
+
+fn put_fresh(
+    wallets: &mut HashMap<StreamId, WalletWork>,
+    done: Result<(StreamId, Result<Cached, ledger::Error>), tokio::task::JoinError>,
+) -> Result<(), ApiError> {
+    let (stream, fresh) = done.map_err(ApiError::internal)?;
+    let fresh = fresh.map_err(|_| ApiError::Unavailable)?;
+    if let Some(work) = wallets.get_mut(&stream) {
+        work.before = fresh.head;
+        work.after = fresh;
+    }
+    Ok(())
+}
