@@ -29,17 +29,6 @@ pub const STATEMENTS: &str = "statements";
 /// Every projection the query side reads, for read-your-writes waits.
 pub const ALL: [&str; 2] = [BALANCES, STATEMENTS];
 
-/// The wallet's event types. One of these that fails to decode stops the
-/// projection; any other type is not a wallet event and is skipped.
-const WALLET_EVENT_TYPES: [&str; 6] = [
-    WalletEvent::ACCOUNT_OPENED,
-    WalletEvent::FUNDS_DEPOSITED,
-    WalletEvent::FUNDS_WITHDRAWN,
-    WalletEvent::HOLD_PLACED,
-    WalletEvent::HOLD_POSTED,
-    WalletEvent::HOLD_VOIDED,
-];
-
 /// Keeps `account_balances` (migration `0002_read_models.sql`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Balances;
@@ -277,7 +266,9 @@ fn decode(recorded: &LogEvent) -> Result<Option<WalletEvent>, Error> {
     match decoded {
         Ok(event) => Ok(Some(event)),
         Err(ledger::Error::UnknownEventType { .. })
-            if !WALLET_EVENT_TYPES.contains(&recorded.event_type.as_str()) =>
+            // A wallet type that fails to decode stops the projection; any
+            // other type is not a wallet event and is skipped.
+            if !WalletEvent::TYPES.contains(&recorded.event_type.as_str()) =>
         {
             Ok(None)
         }
