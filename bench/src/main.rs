@@ -20,6 +20,7 @@ mod replay;
 mod report;
 mod rss;
 mod schedule;
+mod settlement;
 mod summary;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
     /// Fills a fresh database with wallet events and times `replay-tools
     /// rebuild balances`, `rebuild statements` and `verify` on it.
     Rebuild(Box<rebuild::RebuildArgs>),
+    /// Fills a fresh database with one closed market of N bets and times
+    /// the settlement process settling them all.
+    Settlement(Box<settlement::SettlementArgs>),
     /// Summarises the writer's batch sizes from a server log (run the
     /// server with RUST_LOG=info,commands=debug).
     BatchSizes(batches::BatchSizesArgs),
@@ -66,6 +70,7 @@ async fn main() -> std::process::ExitCode {
         Command::Baseline(command) => baseline::run(command).await,
         Command::Replay(args) => replay::run(*args).await,
         Command::Rebuild(args) => rebuild::run(*args).await,
+        Command::Settlement(args) => settlement::run(*args).await,
         Command::BatchSizes(args) => batches::run(args),
         Command::Summary(args) => summary::run(args),
     };

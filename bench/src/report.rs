@@ -188,6 +188,21 @@ pub struct ReplayReport {
     pub read_only_events_per_s: Option<f64>,
 }
 
+/// A market's settlement (`bench settlement`), with the time the same bets
+/// took to place as its baseline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SettlementReport {
+    pub label: String,
+    pub unix_time_s: u64,
+    pub bets: u64,
+    pub accounts: u64,
+    pub chunk_bets_max: u64,
+    pub place_s: f64,
+    pub place_bets_per_s: f64,
+    pub settle_s: f64,
+    pub settle_bets_per_s: f64,
+}
+
 /// `replay-tools rebuild` and `verify` over a large log (`bench rebuild`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RebuildReport {
@@ -248,6 +263,7 @@ pub enum Record {
     Replay(ReplayReport),
     Batches(BatchReport),
     Rebuild(RebuildReport),
+    Settlement(SettlementReport),
 }
 
 /// Where a record goes besides the human-readable lines on stdout.

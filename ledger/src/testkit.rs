@@ -1,5 +1,6 @@
 //! Test support for crates that read the log (behind the `testkit`
-//! feature, which only test builds enable): makes wallet events the way the
+//! feature, which test builds and the benchmarks enable): makes wallet
+//! events (and, in [`sportsbook`], bets) the way the
 //! command side does, with the real `decide` and
 //! `PgEventStore::append_batch`, and keeps the audit `Book` of what was
 //! appended, to compare read models with; loads and dumps stored rows as
@@ -20,6 +21,8 @@ use crate::store::{
 use crate::wallet::{decide, Description, HoldStatus, WalletCommand, WalletEvent, WalletState};
 use crate::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, StreamId, TransferId};
 use sqlx::PgPool;
+
+pub mod sportsbook;
 
 /// Wallet events as the store held them before any event had a version 2
 /// (13 events: `alice`, `bob`, `carol`; see `ledger/tests/wallet_v1.rs`).
