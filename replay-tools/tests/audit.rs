@@ -8,28 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{json, run, run_err, run_ok};
-use ledger::store::PgEventStore;
+use common::{json, project, run, run_err, run_ok};
 use ledger::testkit::{database_url, Wallets};
-use projections::{Balances, ProjectionsConfig, Runner, Statements, Step};
 use sqlx::PgPool;
 
-/// Steps both live projections until idle, as `serve` would.
-async fn project(pool: &PgPool) {
-    let store = PgEventStore::new(pool.clone());
-    let config = ProjectionsConfig::default();
-    let balances =
-        Runner::new(store.clone(), pool.clone(), Balances, config.clone()).expect("runner");
-    let statements = Runner::new(store, pool.clone(), Statements, config).expect("runner");
-    for _ in 0..10_000 {
-        let b = balances.step().await.expect("balances");
-        let s = statements.step().await.expect("statements");
-        if (b, s) == (Step::Idle, Step::Idle) {
-            return;
-        }
-    }
-    panic!("projections not idle");
-}
 
 fn verify_ok(url: &str) -> String {
     String::from_utf8(run_ok(url, &["verify"])).expect("utf-8")

@@ -8,10 +8,9 @@ mod common;
 use std::time::Duration;
 
 use commands::{AppState, CommandsConfig};
-use common::run_ok;
+use common::{project, run_ok};
 use ledger::store::PgEventStore;
 use ledger::testkit::database_url;
-use projections::{Balances, ProjectionsConfig, Runner, Statements, Step};
 use sqlx::PgPool;
 
 async fn serve(router: axum::Router) -> String {
@@ -74,21 +73,6 @@ fn market(id: &str) -> serde_json::Value {
     })
 }
 
-async fn project(pool: &PgPool) {
-    let store = PgEventStore::new(pool.clone());
-    let config = ProjectionsConfig::default();
-    let balances =
-        Runner::new(store.clone(), pool.clone(), Balances, config.clone()).expect("runner");
-    let statements = Runner::new(store, pool.clone(), Statements, config).expect("runner");
-    for _ in 0..10_000 {
-        let b = balances.step().await.expect("balances");
-        let s = statements.step().await.expect("statements");
-        if (b, s) == (Step::Idle, Step::Idle) {
-            return;
-        }
-    }
-    panic!("projections not idle");
-}
 
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn bets_settlements_and_cash_outs_keep_the_read_models_exact(pool: PgPool) {

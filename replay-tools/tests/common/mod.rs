@@ -5,7 +5,9 @@
 
 use std::process::Output;
 
+use ledger::store::PgEventStore;
 use ledger::testkit::database_url;
+use projections::{Balances, ProjectionsConfig, Runner, Statements, Step};
 use sqlx::PgPool;
 
 /// Runs `replay-tools ARGS` against the database at `url`.
@@ -99,4 +101,21 @@ impl Copy {
             .await
             .expect("drop copy");
     }
+}
+
+/// Steps both live projections until idle, as `serve` would.
+pub async fn project(pool: &PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    let config = ProjectionsConfig::default();
+    let balances =
+        Runner::new(store.clone(), pool.clone(), Balances, config.clone()).expect("runner");
+    let statements = Runner::new(store, pool.clone(), Statements, config).expect("runner");
+    for _ in 0..10_000 {
+        let b = balances.step().await.expect("balances");
+        let s = statements.step().await.expect("statements");
+        if (b, s) == (Step::Idle, Step::Idle) {
+            return;
+        }
+    }
+    panic!("projections not idle");
 }
