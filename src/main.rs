@@ -107,10 +107,10 @@ struct ServeArgs {
     #[arg(long, env = "WRITER_BATCHES_IN_FLIGHT", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     writer_batches_in_flight: u16,
-    /// Most bets the settlement process settles in one append (1 to 10000),
+    /// Most bets the settlement process settles in one append (1 to 5000),
     /// with its progress on the market.
     #[arg(long, env = "SETTLEMENT_CHUNK_BETS_MAX", default_value_t = 2_000,
-          value_parser = clap::value_parser!(u16).range(1..=10_000))]
+          value_parser = clap::value_parser!(u16).range(1..=5_000))]
     settlement_chunk_bets_max: u16,
     /// Most events a projection applies in one transaction (1 to 100000).
     /// Larger batches catch up faster; a batch takes only what is readable.

@@ -9,6 +9,11 @@
 //!
 //! `scripts/bench` runs them all in order; each also runs on its own.
 
+// The settlement benchmark runs the server's settlement code in this
+// process; it gets the server's allocator too (src/main.rs says why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod baseline;
 mod batches;
 mod cpu;

@@ -36,7 +36,7 @@ pub struct SettlementArgs {
     #[arg(
         long,
         env = "BENCH_SETTLEMENT_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/betledger_settlement"
+        default_value = "postgres://postgres@127.0.0.1:5432/betledger_settlement_bench"
     )]
     pub database_url: String,
     /// Bets on the market (1 to 1,000,000).
@@ -49,7 +49,7 @@ pub struct SettlementArgs {
     pub accounts: u64,
     /// The settlement's chunk size (`SETTLEMENT_CHUNK_BETS_MAX`).
     #[arg(long, default_value_t = 2_000,
-          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+          value_parser = clap::value_parser!(u64).range(1..=5_000))]
     pub chunk_bets_max: u64,
     /// Keep the database afterwards (it is dropped otherwise).
     #[arg(long)]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger::sportsbook::market::{MarketCommand, MarketEvent, MarketResult, MarketStatus};
+use ledger::sportsbook::market::{MarketCommand, MarketResult, MarketStatus};
 use ledger::sportsbook::settle::LegResult;
 use ledger::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
@@ -26,13 +26,18 @@ use crate::ApiError;
 
 /// Most markets one search for running settlements returns.
 const RUNNING_MARKETS_MAX: i64 = 1_000;
-/// Wallet reads a chunk keeps in flight.
-const WALLET_READS_IN_FLIGHT: usize = 16;
+/// Largest chunk: its wallets, its market and up to three events a bet
+/// stay well inside one append's limits (`BATCH_STREAMS_MAX`,
+/// `BATCH_EVENTS_MAX`).
+pub const CHUNK_BETS_MAX: usize = 5_000;
+/// Wallets not cached that one query reads.
+const WALLETS_READ_AT_ONCE: usize = 500;
 
 /// The settlement process's settings.
 #[derive(Debug, Clone)]
 pub struct SettlementConfig {
-    /// Most bets settled in one append (with their market's progress).
+    /// Most bets settled in one append (with their market's progress), 1 to
+    /// [`CHUNK_BETS_MAX`].
     pub chunk_bets_max: usize,
     /// How often the process looks for running settlements when not woken.
     pub poll_interval_ms: u64,
@@ -112,7 +117,7 @@ impl Settler {
         config: SettlementConfig,
         handle: SettlerHandle,
     ) -> Self {
-        let chunk = config.chunk_bets_max.max(1);
+        let chunk = config.chunk_bets_max.clamp(1, CHUNK_BETS_MAX);
         Self {
             store,
             cache,
@@ -195,43 +200,35 @@ impl Settler {
         running: &Running,
         chunk: usize,
     ) -> Result<(Vec<BetOnMarket>, Option<i64>), ApiError> {
-        let mut bets = Vec::new();
-        let mut after = running.through_version;
-        let mut last_bet = None;
-        loop {
-            let events = self
-                .store
-                .read_stream(&running.stream, after, READ_EVENTS_MAX)
-                .await
-                .map_err(|_| ApiError::Unavailable)?;
-            let page_full = events.len() as i64 == READ_EVENTS_MAX;
-            for recorded in &events {
-                after = recorded.stream_version;
-                if recorded.event_type != MarketEvent::BET_ACCEPTED {
-                    continue;
-                }
-                let event = MarketEvent::from_stored(
-                    &recorded.event_type,
-                    recorded.schema_version,
-                    &recorded.payload,
-                )
-                .map_err(ApiError::internal)?;
-                if let MarketEvent::BetAccepted(bet) = event {
-                    bets.push(BetOnMarket {
-                        bet_id: bet.bet_id,
-                        account: bet.account,
-                        outcome: bet.outcome,
-                    });
-                    last_bet = Some(recorded.stream_version);
-                    if bets.len() >= chunk {
-                        return Ok((bets, last_bet));
-                    }
-                }
-            }
-            if !page_full {
-                return Ok((bets, last_bet));
-            }
+        let rows = sqlx::query(include_str!("settlement/bets.sql"))
+            .bind(running.stream.as_str())
+            .bind(running.through_version)
+            .bind(i64::try_from(chunk).unwrap_or(i64::MAX))
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        let mut bets = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in &rows {
+            let bet = || -> Result<(i64, BetOnMarket), sqlx::Error> {
+                let account: String = row.try_get("account")?;
+                let outcome: i32 = row.try_get("outcome")?;
+                Ok((
+                    row.try_get("stream_version")?,
+                    BetOnMarket {
+                        bet_id: BetId::from_uuid(row.try_get("bet_id")?),
+                        account: AccountId::parse(&account)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                        outcome: u16::try_from(outcome)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    },
+                ))
+            };
+            let (version, bet) = bet().map_err(|e| ApiError::internal(ledger::Error::from(e)))?;
+            last = Some(version);
+            bets.push(bet);
         }
+        Ok((bets, last))
     }
 
     async fn settle_chunk(&self, running: Running) -> Result<Step, ApiError> {
@@ -300,7 +297,7 @@ impl Settler {
         bets: &[BetOnMarket],
     ) -> Result<HashMap<StreamId, WalletWork>, ApiError> {
         let mut wallets: HashMap<StreamId, WalletWork> = HashMap::new();
-        let mut reads = tokio::task::JoinSet::new();
+        let mut missing = Vec::new();
         for bet in bets {
             let stream = StreamId::account(&bet.account);
             if wallets.contains_key(&stream) {
@@ -308,8 +305,8 @@ impl Settler {
             }
             // A cached wallet is trusted, as the writer trusts it: if
             // another writer moved it, the append conflicts and the next
-            // attempt reads it again. A wallet not cached is read, a few
-            // at a time, so the chunk waits a fraction of a read per wallet.
+            // attempt reads it again. Wallets not cached are read together,
+            // a few hundred to a query.
             if let Some(cached) = self.cache.get(&stream) {
                 wallets.insert(
                     stream,
@@ -321,30 +318,63 @@ impl Settler {
                 );
                 continue;
             }
-            let from = Cached::empty(&stream);
             wallets.insert(
                 stream.clone(),
                 WalletWork {
-                    before: from.head,
-                    after: from.clone(),
+                    before: StreamHead::EMPTY,
+                    after: Cached::empty(&stream),
                     events: Vec::new(),
                 },
             );
-            let store = self.store.clone();
-            reads.spawn(async move {
-                let fresh = catch_up(&store, &stream, from).await;
-                (stream, fresh)
-            });
-            while reads.len() >= WALLET_READS_IN_FLIGHT {
-                if let Some(done) = reads.join_next().await {
-                    put_fresh(&mut wallets, done)?;
-                }
-            }
+            missing.push(stream);
         }
-        while let Some(done) = reads.join_next().await {
-            put_fresh(&mut wallets, done)?;
+        for streams in missing.chunks(WALLETS_READ_AT_ONCE) {
+            self.read_wallets(streams, &mut wallets).await?;
         }
         Ok(wallets)
+    }
+
+    /// Reads `streams` from the store into `wallets`, in one query when
+    /// their events fit in one; a stream the query may have cut short is
+    /// read on from where it stopped.
+    async fn read_wallets(
+        &self,
+        streams: &[StreamId],
+        wallets: &mut HashMap<StreamId, WalletWork>,
+    ) -> Result<(), ApiError> {
+        let after: Vec<(StreamId, i64)> = streams.iter().map(|s| (s.clone(), 0)).collect();
+        let events = self
+            .store
+            .read_streams(&after, READ_EVENTS_MAX)
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        let cut_short = events.len() as i64 >= READ_EVENTS_MAX;
+        for recorded in &events {
+            let Some(work) = wallets.get_mut(&recorded.stream_id) else {
+                continue;
+            };
+            let state = std::mem::replace(
+                &mut work.after.state,
+                Aggregate::Wallet(WalletState::default()),
+            );
+            work.after.state = state.evolve_stored(recorded).map_err(ApiError::internal)?;
+            work.after.head = StreamHead {
+                version: recorded.stream_version,
+                hash: recorded.hash.as_slice().try_into().ok(),
+            };
+        }
+        for stream in streams {
+            let Some(work) = wallets.get_mut(stream) else {
+                continue;
+            };
+            if cut_short {
+                work.after = catch_up(&self.store, stream, work.after.clone())
+                    .await
+                    .map_err(|_| ApiError::Unavailable)?;
+            }
+            work.before = work.after.head;
+        }
+        Ok(())
     }
 
     /// Appends the market's command and the wallets' events as one group.
@@ -431,21 +461,10 @@ impl Settler {
                 self.cache.put(stream, after);
             }
         }
-        self.chunk
-            .store(self.config.chunk_bets_max.max(1), Ordering::Relaxed);
+        self.chunk.store(
+            self.config.chunk_bets_max.clamp(1, CHUNK_BETS_MAX),
+            Ordering::Relaxed,
+        );
         Ok(Step::Worked)
     }
-}
-
-fn put_fresh(
-    wallets: &mut HashMap<StreamId, WalletWork>,
-    done: Result<(StreamId, Result<Cached, ledger::Error>), tokio::task::JoinError>,
-) -> Result<(), ApiError> {
-    let (stream, fresh) = done.map_err(ApiError::internal)?;
-    let fresh = fresh.map_err(|_| ApiError::Unavailable)?;
-    if let Some(work) = wallets.get_mut(&stream) {
-        work.before = fresh.head;
-        work.after = fresh;
-    }
-    Ok(())
 }

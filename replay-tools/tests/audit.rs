@@ -12,7 +12,6 @@ use common::{json, project, run, run_err, run_ok};
 use ledger::testkit::{database_url, Wallets};
 use sqlx::PgPool;
 
-
 fn verify_ok(url: &str) -> String {
     String::from_utf8(run_ok(url, &["verify"])).expect("utf-8")
 }

@@ -73,7 +73,6 @@ fn market(id: &str) -> serde_json::Value {
     })
 }
 
-
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn bets_settlements_and_cash_outs_keep_the_read_models_exact(pool: PgPool) {
     let state = AppState::start(PgEventStore::new(pool.clone()), CommandsConfig::default());

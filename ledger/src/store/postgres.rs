@@ -56,6 +56,25 @@ impl PgEventStore {
             .map(StreamId::new))
     }
 
+    /// The events of many streams, each after its own version, ordered by
+    /// stream then version, at most `limit` in all: a result of `limit`
+    /// events may stop inside a stream, whose reader goes on from there.
+    pub async fn read_streams(
+        &self,
+        after: &[(StreamId, i64)],
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let ids: Vec<&str> = after.iter().map(|(s, _)| s.as_str()).collect();
+        let versions: Vec<i64> = after.iter().map(|(_, v)| *v).collect();
+        let rows = sqlx::query(include_str!("read_streams.sql"))
+            .bind(ids)
+            .bind(versions)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
     /// The newest events of the given types in a stream, newest first.
     pub async fn read_stream_latest(
         &self,

@@ -117,12 +117,19 @@ pub async fn place_bets(
         }
         wallets.push((account, stream, built));
     }
-    for chunk in wallets.chunks_mut(1_000) {
+    // Command ids are unique in the store: each append names its market
+    // and its part.
+    for (i, chunk) in wallets.chunks_mut(1_000).enumerate() {
         let mut streams: Vec<_> = chunk
             .iter_mut()
             .map(|(_, s, b)| (&*s, &mut b.head, &mut b.events))
             .collect();
-        flush(store, "open-wallets", &mut streams).await;
+        flush(
+            store,
+            &format!("{market_id}:open-wallets-{i}"),
+            &mut streams,
+        )
+        .await;
     }
     let mut m = Built::<MarketState>::new();
     let open = MarketCommand::Open {
@@ -146,7 +153,7 @@ pub async fn place_bets(
     }
     flush(
         store,
-        "open-market",
+        &format!("{market_id}:open"),
         &mut [(&market_stream, &mut m.head, &mut m.events)],
     )
     .await;
@@ -200,7 +207,7 @@ pub async fn place_bets(
                 streams.push((&*s, &mut b.head, &mut b.events));
             }
         }
-        flush(store, &format!("bets-{start}"), &mut streams).await;
+        flush(store, &format!("{market_id}:bets-{start}"), &mut streams).await;
     }
     for e in decide_market(&m.state, &MarketCommand::Close).expect("close") {
         m.state = std::mem::take(&mut m.state).evolve(&e);
@@ -208,7 +215,7 @@ pub async fn place_bets(
     }
     flush(
         store,
-        "close",
+        &format!("{market_id}:close"),
         &mut [(&market_stream, &mut m.head, &mut m.events)],
     )
     .await;
