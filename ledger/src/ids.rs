@@ -138,6 +138,67 @@ impl JsonSchema for PaymentRef {
     }
 }
 
+/// Longest market id an operator may choose.
+pub const MARKET_ID_LEN_MAX: usize = 64;
+
+/// A sportsbook market, named by the operator (e.g. `epl-2026-ars-che-1x2`):
+/// 1–64 characters of `[A-Za-z0-9_.-]`, so it is safe in a stream id and a
+/// URL path without escaping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MarketId(String);
+
+impl MarketId {
+    pub fn parse(id: &str) -> Result<Self, Rejection> {
+        let valid_chars = id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if id.is_empty() || id.len() > MARKET_ID_LEN_MAX || !valid_chars {
+            return Err(Rejection::InvalidMarketId(format!(
+                "{id:?} must be 1 to {MARKET_ID_LEN_MAX} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            )));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MarketId {
+    type Error = Rejection;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<MarketId> for String {
+    fn from(value: MarketId) -> Self {
+        value.0
+    }
+}
+
+impl JsonSchema for MarketId {
+    fn schema_name() -> Cow<'static, str> {
+        "MarketId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A market, named by the operator: 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.-]{1,64}$"
+        })
+    }
+}
+
+impl std::fmt::Display for MarketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The id of an event stream, e.g. `account-alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -151,6 +212,11 @@ impl StreamId {
     /// The stream of a player's wallet.
     pub fn account(account: &AccountId) -> Self {
         Self(format!("account-{account}"))
+    }
+
+    /// The stream of a sportsbook market.
+    pub fn market(market: &MarketId) -> Self {
+        Self(format!("market-{market}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -219,6 +285,23 @@ uuid_id!(
     "Identifies a hold: a pending transfer later posted or voided."
 );
 
+uuid_id!(
+    /// Identifies a sportsbook bet. Its stake's hold is the transfer with
+    /// the same UUID.
+    BetId,
+    "Identifies a sportsbook bet; its stake's hold is the transfer with the same UUID."
+);
+uuid_id!(
+    /// Identifies one settlement of a market (a re-settlement has its own).
+    SettlementId,
+    "Identifies one settlement of a market; a re-settlement has its own."
+);
+uuid_id!(
+    /// Identifies a cash-out offer made on a bet.
+    OfferId,
+    "Identifies a cash-out offer made on a bet."
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +331,20 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<PaymentRef>("\"a b\"").is_err());
+    }
+
+    #[test]
+    fn market_ids_are_validated() {
+        let id = MarketId::parse("epl-2026.ars_che").expect("valid");
+        assert_eq!(StreamId::market(&id).as_str(), "market-epl-2026.ars_che");
+        for bad in ["", "a b", "a:b", "é", &"x".repeat(65)] {
+            assert_eq!(
+                MarketId::parse(bad).map_err(|r| r.code()),
+                Err("invalid_market_id"),
+                "{bad:?}"
+            );
+        }
+        assert!(serde_json::from_str::<MarketId>("\"a b\"").is_err());
     }
 
     #[test]

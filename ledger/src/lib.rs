@@ -1,5 +1,6 @@
 //! The ledger: pure domain logic (money, accounts, transfers, the wallet's
-//! `decide`/`evolve`) and the Postgres event store that records its events.
+//! and the sportsbook's `decide`/`evolve`) and the Postgres event store
+//! that records its events.
 //!
 //! Everything outside `store` is free of I/O, so it can be property-tested
 //! and replayed anywhere; `store` depends on the domain, never the reverse.
@@ -17,7 +18,9 @@ pub mod transfer;
 pub mod wallet;
 
 pub use error::{error_chain, Error};
-pub use ids::{AccountId, HoldId, PaymentRef, StreamId, TransferId};
+pub use ids::{
+    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, SettlementId, StreamId, TransferId,
+};
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;
 pub use transfer::{Phase, Transfer, TransferCode};

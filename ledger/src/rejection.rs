@@ -28,6 +28,54 @@ pub enum Rejection {
     InvalidDescription(String),
     #[error("invalid payment reference: {0}")]
     InvalidPaymentRef(String),
+    #[error("invalid market id: {0}")]
+    InvalidMarketId(String),
+    #[error("market not found")]
+    MarketNotFound,
+    #[error("market already exists")]
+    MarketExists,
+    #[error("market is not open for bets")]
+    MarketNotOpen,
+    /// A lifecycle command the market's current status does not allow.
+    #[error("not allowed while the market is {status}")]
+    InvalidMarketState { status: String },
+    #[error("the market must be closed before it is settled")]
+    MarketNotClosed,
+    #[error("market is already settled or settling")]
+    MarketAlreadySettled,
+    #[error("settlement not found")]
+    SettlementNotFound,
+    #[error("the new result is the same as the current settlement's")]
+    SettlementUnchanged,
+    /// `current` is in ten-thousandths; the message shows it as decimal odds.
+    #[error("the odds of leg {leg} are now {}", decimal_odds(*.current))]
+    OddsChanged { leg: usize, current: u64 },
+    #[error("the stake must be from {min} to {max}")]
+    StakeOutOfRange { min: i64, max: i64 },
+    #[error("outcome {outcome} would reach a liability of {liability}, above the limit {limit}")]
+    LiabilityExceeded {
+        outcome: u16,
+        liability: i64,
+        limit: i64,
+    },
+    #[error("invalid market: {0}")]
+    InvalidMarket(String),
+    #[error("invalid bet: {0}")]
+    InvalidBet(String),
+    #[error("bet not found")]
+    BetNotFound,
+    #[error("bet is already settled")]
+    BetAlreadySettled,
+    #[error("cash-out offer not found")]
+    OfferNotFound,
+    #[error("cash-out offer expired")]
+    OfferExpired,
+    #[error("cash-out is not available for this bet now")]
+    CashOutUnavailable,
+}
+
+fn decimal_odds(ten_thousandths: u64) -> crate::sportsbook::odds::Odds {
+    crate::sportsbook::odds::Odds(ten_thousandths)
 }
 
 impl Rejection {
@@ -46,6 +94,25 @@ impl Rejection {
             Self::InvalidCreditLimit(_) => "invalid_credit_limit",
             Self::InvalidDescription(_) => "invalid_description",
             Self::InvalidPaymentRef(_) => "invalid_payment_ref",
+            Self::InvalidMarketId(_) => "invalid_market_id",
+            Self::MarketNotFound => "market_not_found",
+            Self::MarketExists => "market_exists",
+            Self::MarketNotOpen => "market_not_open",
+            Self::InvalidMarketState { .. } => "invalid_market_state",
+            Self::MarketNotClosed => "market_not_closed",
+            Self::MarketAlreadySettled => "market_already_settled",
+            Self::SettlementNotFound => "settlement_not_found",
+            Self::SettlementUnchanged => "settlement_unchanged",
+            Self::OddsChanged { .. } => "odds_changed",
+            Self::StakeOutOfRange { .. } => "stake_out_of_range",
+            Self::LiabilityExceeded { .. } => "liability_exceeded",
+            Self::InvalidMarket(_) => "invalid_market",
+            Self::InvalidBet(_) => "invalid_bet",
+            Self::BetNotFound => "bet_not_found",
+            Self::BetAlreadySettled => "bet_already_settled",
+            Self::OfferNotFound => "offer_not_found",
+            Self::OfferExpired => "offer_expired",
+            Self::CashOutUnavailable => "cash_out_unavailable",
         }
     }
 }

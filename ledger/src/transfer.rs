@@ -14,6 +14,14 @@ pub enum TransferCode {
     Deposit,
     Withdrawal,
     Hold,
+    /// A bet's stake held at placement: pending, wallet → `house`.
+    Stake,
+    /// Winnings (or a voided leg's stake) paid by `house` to the wallet.
+    Payout,
+    /// A payout taken back when its settlement is corrected: wallet → `house`.
+    PayoutReversal,
+    /// An accepted cash-out offer paid by `house` to the wallet.
+    CashOut,
 }
 
 /// One money movement: `amount` leaves `debit` and arrives in `credit`.

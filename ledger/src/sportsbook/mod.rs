@@ -1,4 +1,9 @@
-//! The sportsbook's pure core (issue 5, in steps). Today: fixed-point odds
-//! and the rule that moves them with the money (`odds`).
+//! The sportsbook's pure core (issue 5): fixed-point odds that move with
+//! the money (`odds`), markets as aggregates (`market`), placing bets
+//! across a wallet and its legs' markets (`bet`), and the money of
+//! settlement and cash-out (`settle`). The wallet side of a bet (its hold,
+//! settlement and payouts) lives in `wallet`.
 
+pub mod market;
 pub mod odds;
+pub mod settle;

@@ -5,7 +5,11 @@
 //! 2.5000), probabilities and margins are basis points, and the arithmetic
 //! is done in `u128`, which the largest inputs cannot overflow.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
 
 /// Ten-thousandths per unit of decimal odds.
 pub const ODDS_SCALE: u64 = 10_000;
@@ -17,9 +21,25 @@ pub const ODDS_MIN: Odds = Odds(10_100);
 pub const ODDS_MAX: Odds = Odds(10_000_000);
 
 /// Decimal odds in ten-thousandths: the payout per unit staked, stake
-/// included. 2.5000 pays 2.50 for 1.00.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// included. 2.5000 pays 2.50 for 1.00. Events store the bare integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Odds(pub u64);
+
+impl JsonSchema for Odds {
+    fn schema_name() -> Cow<'static, str> {
+        "Odds".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Decimal odds in ten-thousandths (25000 is 2.5000): the payout per unit staked, stake included.",
+            "type": "integer",
+            "format": "uint64",
+            "minimum": 10000
+        })
+    }
+}
 
 impl fmt::Display for Odds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

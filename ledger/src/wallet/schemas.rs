@@ -79,6 +79,17 @@ fn schema<T: JsonSchema>(event_type: &'static str, description: &str) -> EventSc
     // Every name passed here is a wallet event type; were one not, its file
     // would be `.v0.json`, which the schema test refuses.
     let version = WalletEvent::current_version(event_type).unwrap_or(0);
+    event_schema::<T>(event_type, version, description)
+}
+
+/// The schema of `event_type` at `version`, from its payload type. Shared
+/// by every aggregate's events (`sportsbook::market::schemas` too), so all
+/// files in `schemas/events/` have one shape.
+pub(crate) fn event_schema<T: JsonSchema>(
+    event_type: &'static str,
+    version: i32,
+    description: &str,
+) -> EventSchema {
     let file = file_name(event_type, version);
     // Deserialization is the contract that matters: it is what a reader of
     // the stored payload accepts.
