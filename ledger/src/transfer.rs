@@ -14,13 +14,15 @@ pub enum TransferCode {
     Deposit,
     Withdrawal,
     Hold,
-    /// A bet's stake held at placement: pending, wallet → `house`.
+    // Plain comments, not doc comments, below: those would turn the
+    // schemas' plain `enum` of codes into a `oneOf`.
+    // A bet's stake held at placement: pending, wallet → `house`.
     Stake,
-    /// Winnings (or a voided leg's stake) paid by `house` to the wallet.
+    // What a settled bet returns (winnings, a void's stake), `house` → wallet.
     Payout,
-    /// A payout taken back when its settlement is corrected: wallet → `house`.
+    // A payout taken back when its settlement is corrected: wallet → `house`.
     PayoutReversal,
-    /// An accepted cash-out offer paid by `house` to the wallet.
+    // An accepted cash-out offer paid by `house` to the wallet.
     CashOut,
 }
 

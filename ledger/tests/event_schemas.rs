@@ -5,11 +5,34 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use chrono::{Duration, TimeZone, Utc};
+use ledger::sportsbook::bet::{
+    current_odds, decide_bet, decide_cash_out_markets, LegRequest, OddsPolicy, PlaceBet,
+};
+use ledger::sportsbook::market::{
+    self, decide_market, MarketCommand, MarketEvent, MarketResult, MarketState,
+};
+use ledger::sportsbook::odds::Pricing;
+use ledger::sportsbook::settle::LegResult;
 use ledger::testkit::{parse_rows, WALLET_V1_FIXTURE};
 use ledger::wallet::schemas::{self, EventSchema};
 use ledger::wallet::upcast;
-use ledger::wallet::{decide, Description, WalletCommand, WalletEvent, WalletState};
-use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, TransferId};
+use ledger::wallet::{
+    decide, AcceptCashOut, Description, OfferCashOut, SettleLeg, WalletCommand, WalletEvent,
+    WalletState,
+};
+use ledger::{
+    AccountId, Amount, BetId, CreditLimit, Currency, HoldId, MarketId, OfferId, PaymentRef,
+    SettlementId, TransferId,
+};
+
+/// Every event type's current schema: the wallet's and the markets'. They
+/// share one directory, so one type string names one payload shape.
+fn all_schemas() -> Vec<EventSchema> {
+    let mut all = schemas::all();
+    all.extend(market::schemas::all());
+    all
+}
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,7 +81,7 @@ fn the_committed_schemas_of_current_versions_are_fresh() {
         event_type,
         schema_version,
         schema,
-    } in schemas::all()
+    } in all_schemas()
     {
         let path = dir().join(schemas::file_name(event_type, schema_version));
         let generated = pretty(&schema);
@@ -82,7 +105,7 @@ fn the_committed_schemas_of_current_versions_are_fresh() {
 /// this build does not know: old ones are frozen, not deleted.
 #[test]
 fn every_version_up_to_the_current_one_has_a_schema_file() {
-    let current: HashMap<&str, i32> = schemas::all()
+    let current: HashMap<&str, i32> = all_schemas()
         .iter()
         .map(|s| (s.event_type, s.schema_version))
         .collect();
@@ -169,25 +192,232 @@ fn one_of_each() -> Vec<WalletEvent> {
 
 #[test]
 fn what_the_current_code_writes_obeys_the_current_schemas() {
-    let current: HashMap<&str, i32> = schemas::all()
+    let current: HashMap<&str, i32> = all_schemas()
         .iter()
         .map(|s| (s.event_type, s.schema_version))
         .collect();
-    let events = one_of_each();
-    let mut seen: Vec<&str> = events.iter().map(WalletEvent::event_type).collect();
+    let mut events = one_of_each();
+    let (bets, markets) = sportsbook_events();
+    events.extend(bets);
+    let mut written: Vec<(&str, serde_json::Value)> = events
+        .iter()
+        .map(|e| (e.event_type(), e.payload()))
+        .collect();
+    written.extend(markets.iter().map(|e| (e.event_type(), e.payload())));
+    let mut seen: Vec<&str> = written.iter().map(|(t, _)| *t).collect();
+    seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), current.len(), "one of each type: {seen:?}");
-    for event in &events {
-        let version = current[event.event_type()];
-        let v = validator(event.event_type(), version);
-        assert_valid(&v, event.event_type(), &event.payload());
+    for (event_type, payload) in &written {
+        let v = validator(event_type, current[event_type]);
+        assert_valid(&v, event_type, payload);
     }
+    let both: Vec<&&str> = WalletEvent::TYPES
+        .iter()
+        .filter(|t| MarketEvent::TYPES.contains(t))
+        .collect();
+    assert!(
+        both.is_empty(),
+        "wallet and market share type strings {both:?}"
+    );
+}
+
+/// One sportsbook event of every type (wallet and market), as the
+/// decisions make them: bets placed, cashed out, settled, voided and
+/// re-settled on two markets.
+fn sportsbook_events() -> (Vec<WalletEvent>, Vec<MarketEvent>) {
+    let mut wallet_events = Vec::new();
+    let mut market_events = Vec::new();
+    let mut w = WalletState::default();
+    let on_wallet = |w: &mut WalletState, log: &mut Vec<WalletEvent>, command: &WalletCommand| {
+        for event in decide(w, command).expect("wallet command accepted") {
+            *w = std::mem::take(w).evolve(&event);
+            log.push(event);
+        }
+    };
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &WalletCommand::Open {
+            account: AccountId::parse("alice").expect("id"),
+            currency: Currency::parse("EUR").expect("EUR"),
+            credit_limit: CreditLimit::ZERO,
+        },
+    );
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &WalletCommand::Deposit {
+            transfer_id: TransferId::generate(),
+            amount: Amount::new(10_000).expect("amount"),
+            currency: None,
+            description: None,
+            payment_ref: None,
+        },
+    );
+    let now = Utc
+        .with_ymd_and_hms(2026, 5, 1, 14, 0, 0)
+        .single()
+        .expect("time");
+    let open = |name: &str| MarketCommand::Open {
+        market: MarketId::parse(name).expect("id"),
+        name: "Arsenal v Chelsea".into(),
+        starts_at: now,
+        currency: Currency::parse("EUR").expect("EUR"),
+        outcomes: vec!["home".into(), "away".into()],
+        pricing: Pricing {
+            prior_bp: vec![5_000, 5_000],
+            prior_weight: 10_000,
+            margin_bp: 500,
+        },
+        liability_limit: 1_000_000,
+        stake_min: 1,
+        stake_max: 10_000,
+    };
+    let on_market = |m: &mut MarketState, log: &mut Vec<MarketEvent>, events: Vec<MarketEvent>| {
+        for event in events {
+            *m = std::mem::take(m).evolve(&event);
+            log.push(event);
+        }
+    };
+    let mut ms = [MarketState::default(), MarketState::default()];
+    for (i, command) in [
+        (0, open("m1")),
+        (1, open("m2")),
+        (0, MarketCommand::Suspend),
+        (0, MarketCommand::Resume),
+    ] {
+        let m = &mut ms[i];
+        let events = decide_market(m, &command).expect("accepted");
+        on_market(m, &mut market_events, events);
+    }
+    let mut bets = Vec::new();
+    for (market, outcome) in [("m1", 0), ("m1", 1), ("m1", 0), ("m2", 0)] {
+        let cmd = PlaceBet {
+            bet_id: BetId::generate(),
+            stake: Amount::new(100).expect("stake"),
+            legs: vec![LegRequest {
+                market: MarketId::parse(market).expect("id"),
+                outcome,
+                odds_seen: ledger::sportsbook::odds::ODDS_MIN,
+            }],
+            policy: OddsPolicy::AcceptAny,
+        };
+        let m = &mut ms[usize::from(market == "m2")];
+        let decision = decide_bet(&w, &[&*m], &cmd).expect("bet accepted");
+        for event in &decision.wallet {
+            w = std::mem::take(&mut w).evolve(event);
+        }
+        wallet_events.extend(decision.wallet);
+        for events in decision.markets {
+            on_market(m, &mut market_events, events);
+        }
+        bets.push(cmd.bet_id);
+    }
+    let bet = w.wallet.as_ref().expect("open").bets[&bets[0]].clone();
+    let offer_id = OfferId::generate();
+    let offer = WalletCommand::OfferCashOut(OfferCashOut {
+        bet_id: bets[0],
+        offer_id,
+        current_odds: current_odds(&[&ms[0]], &bet).expect("open"),
+        now,
+        expires_at: now + Duration::seconds(10),
+    });
+    on_wallet(&mut w, &mut wallet_events, &offer);
+    let accept = WalletCommand::AcceptCashOut(AcceptCashOut {
+        bet_id: bets[0],
+        offer_id,
+        now,
+    });
+    on_wallet(&mut w, &mut wallet_events, &accept);
+    for events in decide_cash_out_markets(&[&ms[0]], bets[0], &bet).expect("open") {
+        on_market(&mut ms[0], &mut market_events, events);
+    }
+    let (s1, s2, v1) = (
+        SettlementId::generate(),
+        SettlementId::generate(),
+        SettlementId::generate(),
+    );
+    let home = MarketResult::Winners { winners: vec![0] };
+    for (i, command) in [
+        (0, MarketCommand::Close),
+        (
+            0,
+            MarketCommand::StartSettlement {
+                settlement_id: s1,
+                result: home.clone(),
+            },
+        ),
+        (
+            0,
+            MarketCommand::RecordProgress {
+                settlement_id: s1,
+                through_version: 20,
+                bets_settled: 2,
+            },
+        ),
+        (0, MarketCommand::FinishSettlement { settlement_id: s1 }),
+        (
+            0,
+            MarketCommand::Resettle {
+                settlement_id: s2,
+                result: MarketResult::Void,
+            },
+        ),
+        (1, MarketCommand::Close),
+        (
+            1,
+            MarketCommand::StartSettlement {
+                settlement_id: v1,
+                result: MarketResult::Void,
+            },
+        ),
+    ] {
+        let m = &mut ms[i];
+        let events = decide_market(m, &command).expect("accepted");
+        on_market(m, &mut market_events, events);
+    }
+    let settle = |bet_id, market: &str, settlement_id, replaces: Option<SettlementId>, outcome| {
+        let result = if replaces.is_some() || market == "m2" {
+            LegResult::Void
+        } else {
+            LegResult::of(&home, outcome)
+        };
+        WalletCommand::SettleLeg(SettleLeg {
+            bet_id,
+            market: MarketId::parse(market).expect("id"),
+            settlement_id,
+            replaces,
+            result,
+        })
+    };
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &settle(bets[1], "m1", s1, None, 1),
+    );
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &settle(bets[2], "m1", s1, None, 0),
+    );
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &settle(bets[2], "m1", s2, Some(s1), 0),
+    );
+    on_wallet(
+        &mut w,
+        &mut wallet_events,
+        &settle(bets[3], "m2", v1, None, 0),
+    );
+    (wallet_events, market_events)
 }
 
 /// The schemas refuse what the types refuse: the negative space.
 #[test]
 fn the_schemas_refuse_payloads_the_reader_refuses() {
-    let current: HashMap<&str, i32> = schemas::all()
+    let current: HashMap<&str, i32> = all_schemas()
         .iter()
         .map(|s| (s.event_type, s.schema_version))
         .collect();

@@ -338,6 +338,16 @@ impl<'a> PostingContext<'a> {
             | WalletEvent::HoldPosted(e)
             | WalletEvent::HoldVoided(e) => (Some(e.hold_id.as_uuid()), e.description.as_deref()),
             WalletEvent::AccountOpened(_) => (None, None),
+            // A bet's stake is not a generic hold (its id is the bet's) and bet
+            // events carry no free text; their transfers count like any other.
+            WalletEvent::BetPlaced(_)
+            | WalletEvent::BetLegSettled(_)
+            | WalletEvent::BetSettled(_)
+            | WalletEvent::BetVoided(_)
+            | WalletEvent::BetPaid(_)
+            | WalletEvent::BetPayoutReversed(_)
+            | WalletEvent::CashOutOffered(_)
+            | WalletEvent::BetCashedOut(_) => (None, None),
         };
         Ok(Self {
             recorded,

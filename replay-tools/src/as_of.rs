@@ -358,6 +358,16 @@ impl<'a> Follow<'a> {
             | WalletEvent::HoldPosted(e)
             | WalletEvent::HoldVoided(e) => (Some(e.hold_id), e.description.clone()),
             WalletEvent::AccountOpened(_) => (None, None),
+            // A bet's stake is not a generic hold (its id is the bet's) and bet
+            // events carry no free text; their transfers count like any other.
+            WalletEvent::BetPlaced(_)
+            | WalletEvent::BetLegSettled(_)
+            | WalletEvent::BetSettled(_)
+            | WalletEvent::BetVoided(_)
+            | WalletEvent::BetPaid(_)
+            | WalletEvent::BetPayoutReversed(_)
+            | WalletEvent::CashOutOffered(_)
+            | WalletEvent::BetCashedOut(_) => (None, None),
         };
         if let Some(hold_id) = hold_id {
             if phase == Phase::PendingPlaced {

@@ -4,6 +4,7 @@
 //! settlement and cash-out (`settle`). The wallet side of a bet (its hold,
 //! settlement and payouts) lives in `wallet`.
 
+pub mod bet;
 pub mod market;
 pub mod odds;
 pub mod settle;

@@ -1,11 +1,12 @@
 //! Commands on a wallet and the decision that turns them into events.
 
+use super::bet::{self, AcceptCashOut, OfferCashOut, SettleLeg};
 use super::event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
 use super::{HoldStatus, Wallet, WalletState};
-use crate::book::Side;
+use crate::book::{Balance, Side};
 use crate::{
-    AccountId, Amount, CreditLimit, Currency, HoldId, PaymentRef, Phase, Rejection, Transfer,
-    TransferCode, TransferId,
+    AccountId, Amount, BetId, CreditLimit, Currency, HoldId, PaymentRef, Phase, Rejection,
+    Transfer, TransferCode, TransferId,
 };
 
 /// Longest free-text description a transfer may carry, in characters.
@@ -66,6 +67,11 @@ pub enum WalletCommand {
     VoidHold {
         hold_id: HoldId,
     },
+    /// One leg of a bet settled (or re-settled) by its market's settlement.
+    /// Placing a bet is `sportsbook::bet::decide_bet`: it needs the markets.
+    SettleLeg(SettleLeg),
+    OfferCashOut(OfferCashOut),
+    AcceptCashOut(AcceptCashOut),
 }
 
 /// Decides a command against the wallet's state.
@@ -91,6 +97,9 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
     };
     let event = match command {
         WalletCommand::Open { .. } => return Err(Rejection::AccountExists),
+        WalletCommand::SettleLeg(cmd) => return bet::settle_leg(wallet, cmd),
+        WalletCommand::OfferCashOut(cmd) => return bet::offer_cash_out(wallet, cmd),
+        WalletCommand::AcceptCashOut(cmd) => return bet::accept_cash_out(wallet, cmd),
         WalletCommand::Deposit {
             transfer_id,
             amount,
@@ -107,7 +116,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
                 currency,
                 TransferCode::Deposit,
             );
-            fits(wallet, Side::Credit, *amount, Phase::Posted)?;
+            fits(wallet.balance, Side::Credit, *amount, Phase::Posted)?;
             WalletEvent::FundsDeposited(FundsMoved {
                 transfer,
                 payment_ref: payment_ref.clone(),
@@ -131,7 +140,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
                 currency,
                 TransferCode::Withdrawal,
             );
-            fits(wallet, Side::Debit, *amount, Phase::Posted)?;
+            fits(wallet.balance, Side::Debit, *amount, Phase::Posted)?;
             WalletEvent::FundsWithdrawn(FundsMoved {
                 transfer,
                 payment_ref: payment_ref.clone(),
@@ -145,7 +154,10 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             description,
         } => {
             let currency = same_currency(wallet, *currency)?;
-            if wallet.holds.contains_key(hold_id) {
+            // A bet's stake transfer takes the bet's UUID: a hold must not
+            // reuse it.
+            let bet_id = BetId::from_uuid(hold_id.as_uuid());
+            if wallet.holds.contains_key(hold_id) || wallet.bets.contains_key(&bet_id) {
                 return Err(Rejection::HoldAlreadyResolved("placed".into()));
             }
             covers(wallet, *amount)?;
@@ -157,7 +169,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
                 currency,
                 TransferCode::Hold,
             );
-            fits(wallet, Side::Debit, *amount, Phase::PendingPlaced)?;
+            fits(wallet.balance, Side::Debit, *amount, Phase::PendingPlaced)?;
             WalletEvent::HoldPlaced(HoldChanged {
                 hold_id: *hold_id,
                 transfer,
@@ -184,7 +196,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
     Ok(vec![event])
 }
 
-fn transfer(
+pub(super) fn transfer(
     id: TransferId,
     debit: AccountId,
     credit: AccountId,
@@ -217,7 +229,7 @@ fn same_currency(wallet: &Wallet, requested: Option<Currency>) -> Result<Currenc
 }
 
 /// The limit rule: after the debit, `balance - pending >= -limit`.
-fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
+pub(super) fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
     let available = wallet.balance.available(wallet.credit_limit.get());
     if available < i128::from(amount.get()) {
         return Err(Rejection::InsufficientFunds {
@@ -228,15 +240,21 @@ fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Refuses a transfer that would push one of the wallet's sums out of `i64`.
-fn fits(wallet: &Wallet, side: Side, amount: Amount, phase: Phase) -> Result<(), Rejection> {
-    let mut balance = wallet.balance;
+/// Refuses a transfer that would push one of the wallet's sums out of
+/// `i64`; returns the balance after it, for a decision of several events.
+pub(super) fn fits(
+    mut balance: Balance,
+    side: Side,
+    amount: Amount,
+    phase: Phase,
+) -> Result<Balance, Rejection> {
     balance.apply(side, amount.get(), phase).map_err(|_| {
         Rejection::InvalidAmount(format!(
             "{} would overflow the account's totals",
             amount.get()
         ))
-    })
+    })?;
+    Ok(balance)
 }
 
 fn pending_hold(wallet: &Wallet, hold_id: HoldId) -> Result<Transfer, Rejection> {

@@ -6,8 +6,16 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use super::upcast;
-use crate::{AccountId, CreditLimit, Currency, Error, HoldId, PaymentRef, Phase, Transfer};
+use crate::sportsbook::market::event_require as require;
+use crate::sportsbook::odds::Odds;
+use crate::sportsbook::settle::LegResult;
+use crate::{
+    AccountId, Amount, BetId, CreditLimit, Currency, Error, HoldId, MarketId, OfferId, PaymentRef,
+    Phase, SettlementId, Transfer,
+};
 
 /// A player's wallet opened, in one currency and with a credit limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -64,6 +72,129 @@ pub struct HoldChanged {
     pub description: Option<String>,
 }
 
+/// One leg of a bet as placed: the market, the outcome backed, and the
+/// odds the bet took (the market's current odds at placement).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetLegPlaced {
+    pub market: MarketId,
+    pub outcome: u16,
+    pub odds: Odds,
+}
+
+/// A sportsbook bet placed: its stake held (pending, wallet → `house`,
+/// code `stake`; the transfer's id is the bet's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetPlaced {
+    pub bet_id: BetId,
+    pub transfer: Transfer,
+    #[schemars(length(min = 1, max = 10))]
+    pub legs: Vec<BetLegPlaced>,
+    /// The legs' odds combined (a single's are its leg's).
+    pub odds: Odds,
+    /// What the house pays if every leg wins.
+    pub payout_if_wins: i64,
+}
+
+/// One leg of a bet settled without completing the bet, or re-settled
+/// (`replaces`: the settlement whose result it corrects; always written,
+/// null for a first settlement).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = replaces_is_required)]
+pub struct BetLegSettled {
+    pub bet_id: BetId,
+    pub market: MarketId,
+    pub settlement_id: SettlementId,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub replaces: Option<SettlementId>,
+    pub result: LegResult,
+}
+
+fn replaces_is_required(schema: &mut schemars::Schema) {
+    require(schema, "replaces");
+}
+
+/// A bet settled by its last leg (`result` is that leg's), not every leg
+/// void: the stake's hold is posted to the house, and `returned` is what
+/// the player gets back in total (paid by the `bet_paid` that follows when
+/// above 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetSettled {
+    pub bet_id: BetId,
+    pub market: MarketId,
+    pub settlement_id: SettlementId,
+    pub result: LegResult,
+    pub transfer: Transfer,
+    #[schemars(range(min = 0))]
+    pub returned: i64,
+}
+
+/// A bet settled with every leg void: the hold is voided, the stake never
+/// moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetVoided {
+    pub bet_id: BetId,
+    pub market: MarketId,
+    pub settlement_id: SettlementId,
+    pub result: LegResult,
+    pub transfer: Transfer,
+}
+
+/// Money paid to the player for a bet: `house` → wallet, code `payout`
+/// (under `settlement_id`) or `cash_out` (`settlement_id` null; always
+/// written).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = settlement_id_is_required)]
+pub struct BetPaid {
+    pub bet_id: BetId,
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub settlement_id: Option<SettlementId>,
+    pub transfer: Transfer,
+}
+
+fn settlement_id_is_required(schema: &mut schemars::Schema) {
+    require(schema, "settlement_id");
+}
+
+/// What a bet returned under `settlement_id`, taken back because
+/// `replaced_by` corrected it: wallet → `house`, code `payout_reversal`.
+/// No limit applies: the player was paid money that was not theirs, and the
+/// wallet may go below its credit limit; the operator collects it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetPayoutReversed {
+    pub bet_id: BetId,
+    pub settlement_id: SettlementId,
+    pub replaced_by: SettlementId,
+    pub transfer: Transfer,
+}
+
+/// The house offers to buy an open bet back for `amount` until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CashOutOffered {
+    pub bet_id: BetId,
+    pub offer_id: OfferId,
+    pub amount: Amount,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The player accepted a cash-out offer: the stake's hold is posted to the
+/// house, and the `bet_paid` that follows pays `amount` (code `cash_out`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetCashedOut {
+    pub bet_id: BetId,
+    pub offer_id: OfferId,
+    pub transfer: Transfer,
+    pub amount: Amount,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletEvent {
     AccountOpened(AccountOpened),
@@ -72,6 +203,14 @@ pub enum WalletEvent {
     HoldPlaced(HoldChanged),
     HoldPosted(HoldChanged),
     HoldVoided(HoldChanged),
+    BetPlaced(BetPlaced),
+    BetLegSettled(BetLegSettled),
+    BetSettled(BetSettled),
+    BetVoided(BetVoided),
+    BetPaid(BetPaid),
+    BetPayoutReversed(BetPayoutReversed),
+    CashOutOffered(CashOutOffered),
+    BetCashedOut(BetCashedOut),
 }
 
 impl WalletEvent {
@@ -81,15 +220,31 @@ impl WalletEvent {
     pub const HOLD_PLACED: &'static str = "hold_placed";
     pub const HOLD_POSTED: &'static str = "hold_posted";
     pub const HOLD_VOIDED: &'static str = "hold_voided";
+    pub const BET_PLACED: &'static str = "bet_placed";
+    pub const BET_LEG_SETTLED: &'static str = "bet_leg_settled";
+    pub const BET_SETTLED: &'static str = "bet_settled";
+    pub const BET_VOIDED: &'static str = "bet_voided";
+    pub const BET_PAID: &'static str = "bet_paid";
+    pub const BET_PAYOUT_REVERSED: &'static str = "bet_payout_reversed";
+    pub const CASH_OUT_OFFERED: &'static str = "cash_out_offered";
+    pub const BET_CASHED_OUT: &'static str = "bet_cashed_out";
 
     /// Every wallet event type.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 14] = [
         Self::ACCOUNT_OPENED,
         Self::FUNDS_DEPOSITED,
         Self::FUNDS_WITHDRAWN,
         Self::HOLD_PLACED,
         Self::HOLD_POSTED,
         Self::HOLD_VOIDED,
+        Self::BET_PLACED,
+        Self::BET_LEG_SETTLED,
+        Self::BET_SETTLED,
+        Self::BET_VOIDED,
+        Self::BET_PAID,
+        Self::BET_PAYOUT_REVERSED,
+        Self::CASH_OUT_OFFERED,
+        Self::BET_CASHED_OUT,
     ];
 
     /// The stable type string stored with the event.
@@ -116,6 +271,14 @@ impl WalletEvent {
             Self::HoldPlaced(_) => Kind::HoldPlaced,
             Self::HoldPosted(_) => Kind::HoldPosted,
             Self::HoldVoided(_) => Kind::HoldVoided,
+            Self::BetPlaced(_) => Kind::BetPlaced,
+            Self::BetLegSettled(_) => Kind::BetLegSettled,
+            Self::BetSettled(_) => Kind::BetSettled,
+            Self::BetVoided(_) => Kind::BetVoided,
+            Self::BetPaid(_) => Kind::BetPaid,
+            Self::BetPayoutReversed(_) => Kind::BetPayoutReversed,
+            Self::CashOutOffered(_) => Kind::CashOutOffered,
+            Self::BetCashedOut(_) => Kind::BetCashedOut,
         }
     }
 
@@ -127,6 +290,13 @@ impl WalletEvent {
             Self::HoldPlaced(e) => Some((&e.transfer, Phase::PendingPlaced)),
             Self::HoldPosted(e) => Some((&e.transfer, Phase::PendingPosted)),
             Self::HoldVoided(e) => Some((&e.transfer, Phase::PendingVoided)),
+            Self::BetPlaced(e) => Some((&e.transfer, Phase::PendingPlaced)),
+            Self::BetSettled(e) => Some((&e.transfer, Phase::PendingPosted)),
+            Self::BetVoided(e) => Some((&e.transfer, Phase::PendingVoided)),
+            Self::BetPaid(e) => Some((&e.transfer, Phase::Posted)),
+            Self::BetPayoutReversed(e) => Some((&e.transfer, Phase::Posted)),
+            Self::BetCashedOut(e) => Some((&e.transfer, Phase::PendingPosted)),
+            Self::BetLegSettled(_) | Self::CashOutOffered(_) => None,
         }
     }
 
@@ -137,6 +307,14 @@ impl WalletEvent {
             Self::HoldPlaced(e) | Self::HoldPosted(e) | Self::HoldVoided(e) => {
                 serde_json::to_value(e)
             }
+            Self::BetPlaced(e) => serde_json::to_value(e),
+            Self::BetLegSettled(e) => serde_json::to_value(e),
+            Self::BetSettled(e) => serde_json::to_value(e),
+            Self::BetVoided(e) => serde_json::to_value(e),
+            Self::BetPaid(e) => serde_json::to_value(e),
+            Self::BetPayoutReversed(e) => serde_json::to_value(e),
+            Self::CashOutOffered(e) => serde_json::to_value(e),
+            Self::BetCashedOut(e) => serde_json::to_value(e),
         };
         // These types hold only strings and integers, which always serialize.
         value.unwrap_or(serde_json::Value::Null)
@@ -185,6 +363,14 @@ enum Kind {
     HoldPlaced,
     HoldPosted,
     HoldVoided,
+    BetPlaced,
+    BetLegSettled,
+    BetSettled,
+    BetVoided,
+    BetPaid,
+    BetPayoutReversed,
+    CashOutOffered,
+    BetCashedOut,
 }
 
 impl Kind {
@@ -196,6 +382,14 @@ impl Kind {
             WalletEvent::HOLD_PLACED => Self::HoldPlaced,
             WalletEvent::HOLD_POSTED => Self::HoldPosted,
             WalletEvent::HOLD_VOIDED => Self::HoldVoided,
+            WalletEvent::BET_PLACED => Self::BetPlaced,
+            WalletEvent::BET_LEG_SETTLED => Self::BetLegSettled,
+            WalletEvent::BET_SETTLED => Self::BetSettled,
+            WalletEvent::BET_VOIDED => Self::BetVoided,
+            WalletEvent::BET_PAID => Self::BetPaid,
+            WalletEvent::BET_PAYOUT_REVERSED => Self::BetPayoutReversed,
+            WalletEvent::CASH_OUT_OFFERED => Self::CashOutOffered,
+            WalletEvent::BET_CASHED_OUT => Self::BetCashedOut,
             _ => return None,
         })
     }
@@ -208,6 +402,14 @@ impl Kind {
             Self::HoldPlaced => WalletEvent::HOLD_PLACED,
             Self::HoldPosted => WalletEvent::HOLD_POSTED,
             Self::HoldVoided => WalletEvent::HOLD_VOIDED,
+            Self::BetPlaced => WalletEvent::BET_PLACED,
+            Self::BetLegSettled => WalletEvent::BET_LEG_SETTLED,
+            Self::BetSettled => WalletEvent::BET_SETTLED,
+            Self::BetVoided => WalletEvent::BET_VOIDED,
+            Self::BetPaid => WalletEvent::BET_PAID,
+            Self::BetPayoutReversed => WalletEvent::BET_PAYOUT_REVERSED,
+            Self::CashOutOffered => WalletEvent::CASH_OUT_OFFERED,
+            Self::BetCashedOut => WalletEvent::BET_CASHED_OUT,
         }
     }
 
@@ -222,6 +424,14 @@ impl Kind {
             Self::HoldPlaced => 1,
             Self::HoldPosted => 1,
             Self::HoldVoided => 1,
+            Self::BetPlaced
+            | Self::BetLegSettled
+            | Self::BetSettled
+            | Self::BetVoided
+            | Self::BetPaid
+            | Self::BetPayoutReversed
+            | Self::CashOutOffered
+            | Self::BetCashedOut => 1,
         }
     }
 
@@ -233,6 +443,18 @@ impl Kind {
             Self::HoldPlaced => WalletEvent::HoldPlaced(HoldChanged::deserialize(payload)?),
             Self::HoldPosted => WalletEvent::HoldPosted(HoldChanged::deserialize(payload)?),
             Self::HoldVoided => WalletEvent::HoldVoided(HoldChanged::deserialize(payload)?),
+            Self::BetPlaced => WalletEvent::BetPlaced(BetPlaced::deserialize(payload)?),
+            Self::BetLegSettled => WalletEvent::BetLegSettled(BetLegSettled::deserialize(payload)?),
+            Self::BetSettled => WalletEvent::BetSettled(BetSettled::deserialize(payload)?),
+            Self::BetVoided => WalletEvent::BetVoided(BetVoided::deserialize(payload)?),
+            Self::BetPaid => WalletEvent::BetPaid(BetPaid::deserialize(payload)?),
+            Self::BetPayoutReversed => {
+                WalletEvent::BetPayoutReversed(BetPayoutReversed::deserialize(payload)?)
+            }
+            Self::CashOutOffered => {
+                WalletEvent::CashOutOffered(CashOutOffered::deserialize(payload)?)
+            }
+            Self::BetCashedOut => WalletEvent::BetCashedOut(BetCashedOut::deserialize(payload)?),
         })
     }
 

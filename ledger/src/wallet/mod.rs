@@ -2,6 +2,7 @@
 //! `decide` turns a command into events or a rejection; `evolve` folds
 //! events into state. Both are pure.
 
+pub mod bet;
 mod decide;
 mod event;
 pub mod schemas;
@@ -9,11 +10,15 @@ pub mod upcast;
 
 use std::collections::HashMap;
 
+pub use bet::{AcceptCashOut, Bet, BetLeg, BetStatus, CashOutOffer, OfferCashOut, SettleLeg};
 pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
-pub use event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
+pub use event::{
+    AccountOpened, BetCashedOut, BetLegPlaced, BetLegSettled, BetPaid, BetPayoutReversed,
+    BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
+};
 
 use crate::book::{Balance, Side};
-use crate::{AccountId, CreditLimit, Currency, HoldId, Transfer};
+use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, Transfer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldStatus {
@@ -46,6 +51,9 @@ pub struct Wallet {
     pub credit_limit: CreditLimit,
     pub balance: Balance,
     pub holds: HashMap<HoldId, Hold>,
+    /// Sportsbook bets, kept apart from `holds`: only settlement and
+    /// cash-out resolve a bet's stake.
+    pub bets: HashMap<BetId, Bet>,
 }
 
 impl Wallet {
@@ -76,6 +84,7 @@ impl WalletState {
                     credit_limit: e.credit_limit,
                     balance: Balance::default(),
                     holds: HashMap::new(),
+                    bets: HashMap::new(),
                 });
             }
             other => {
@@ -109,7 +118,7 @@ fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
         }
         WalletEvent::HoldPosted(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Posted),
         WalletEvent::HoldVoided(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Voided),
-        _ => {}
+        _ => bet::evolve(wallet, event),
     }
 }
 

@@ -6,7 +6,10 @@
 use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 
-use super::event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
+use super::event::{
+    AccountOpened, BetCashedOut, BetLegSettled, BetPaid, BetPayoutReversed, BetPlaced, BetSettled,
+    BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
+};
 
 /// Where the schema files live, from the workspace root.
 pub const DIR: &str = "schemas/events";
@@ -69,6 +72,48 @@ pub fn all() -> Vec<EventSchema> {
         schema::<HoldChanged>(
             WalletEvent::HOLD_VOIDED,
             "A pending hold voided: it is released and no money moves.",
+        ),
+        schema::<BetPlaced>(
+            WalletEvent::BET_PLACED,
+            "A sportsbook bet placed: its stake held by a pending transfer from the wallet to \
+             `house`, code `stake`, whose id is the bet's. `odds` are the legs' combined odds \
+             and `payout_if_wins` what the house pays if every leg wins.",
+        ),
+        schema::<BetLegSettled>(
+            WalletEvent::BET_LEG_SETTLED,
+            "One leg of a bet settled while other legs are open, or re-settled (`replaces`: \
+             the settlement corrected, null for a first settlement). No money moves here.",
+        ),
+        schema::<BetSettled>(
+            WalletEvent::BET_SETTLED,
+            "A bet settled by its last leg, not every leg void: the stake's hold is posted to \
+             `house`. `returned` is what the player gets back in total, paid by the \
+             `bet_paid` that follows when above 0.",
+        ),
+        schema::<BetVoided>(
+            WalletEvent::BET_VOIDED,
+            "A bet settled with every leg void: the stake's hold is voided, no money moves.",
+        ),
+        schema::<BetPaid>(
+            WalletEvent::BET_PAID,
+            "Money paid for a bet: a posted transfer from `house` to the wallet, code \
+             `payout` under `settlement_id`, or `cash_out` with `settlement_id` null.",
+        ),
+        schema::<BetPayoutReversed>(
+            WalletEvent::BET_PAYOUT_REVERSED,
+            "What a bet returned under `settlement_id`, taken back because `replaced_by` \
+             corrected the result: a posted transfer from the wallet to `house`, code \
+             `payout_reversal`. No credit limit applies: the wallet may go below it, and the \
+             operator collects the difference.",
+        ),
+        schema::<CashOutOffered>(
+            WalletEvent::CASH_OUT_OFFERED,
+            "The house offers to buy an open bet back for `amount` until `expires_at`.",
+        ),
+        schema::<BetCashedOut>(
+            WalletEvent::BET_CASHED_OUT,
+            "A cash-out offer accepted: the stake's hold is posted to `house`; the `bet_paid` \
+             that follows pays `amount` (code `cash_out`).",
         ),
     ]
 }

@@ -128,6 +128,16 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
             (Some(e.hold_id.as_uuid()), e.description.clone())
         }
         WalletEvent::AccountOpened(_) => (None, None),
+        // A bet's stake is not a generic hold (its id is the bet's) and bet
+        // events carry no free text; their transfers count like any other.
+        WalletEvent::BetPlaced(_)
+        | WalletEvent::BetLegSettled(_)
+        | WalletEvent::BetSettled(_)
+        | WalletEvent::BetVoided(_)
+        | WalletEvent::BetPaid(_)
+        | WalletEvent::BetPayoutReversed(_)
+        | WalletEvent::CashOutOffered(_)
+        | WalletEvent::BetCashedOut(_) => (None, None),
     };
     // The code as stored in the event (`deposit`, ...), through serde, so
     // that a code added to the ledger needs no change here.
