@@ -848,3 +848,28 @@ fn bet_events_survive_a_round_trip_through_their_stored_form() {
     missing.as_object_mut().expect("object").remove("replaces");
     assert!(WalletEvent::from_stored("bet_leg_settled", 1, &missing).is_err());
 }
+
+#[test]
+fn a_cash_out_that_would_push_another_outcome_past_the_limit_is_refused() {
+    let mut w = wallet(10_000, 0);
+    let mut m = open_market("m1", 100);
+    let single = |outcome, stake| {
+        bet(
+            stake,
+            vec![leg("m1", outcome, 20_000)],
+            OddsPolicy::AcceptAny,
+        )
+    };
+    place(&mut w, &mut [&mut m], &single(0, 100));
+    let hedge = single(1, 50);
+    place(&mut w, &mut [&mut m], &hedge);
+    place(&mut w, &mut [&mut m], &single(0, 50));
+    let market = m.market.as_ref().expect("open");
+    assert!(market.liability(0) <= 100, "{}", market.liability(0));
+    // Without the hedge's stake, outcome 0 would owe more than the limit.
+    let bet = w.wallet.as_ref().expect("open").bets[&hedge.bet_id].clone();
+    assert_eq!(
+        decide_cash_out_markets(&[&m], hedge.bet_id, &bet),
+        Err(Rejection::CashOutUnavailable)
+    );
+}

@@ -276,13 +276,31 @@ pub fn current_odds(markets: &[&MarketState], bet: &Bet) -> Result<Odds, Rejecti
 }
 
 /// The markets' side of an accepted cash-out (`markets[i]` is leg i's):
-/// each releases the bet's liability with `market_bet_cashed_out`.
+/// each releases the bet's liability with `market_bet_cashed_out`. Decide
+/// it before the wallet's `AcceptCashOut`, since it may refuse.
+///
+/// Releasing a single also takes its stake out of the stakes that offset
+/// every other outcome's liability, which could push one of them past the
+/// limit; such a cash-out is refused (`cash_out_unavailable`), so the limit
+/// holds at all times, not only when bets are placed.
 pub fn decide_cash_out_markets(
     markets: &[&MarketState],
     bet_id: BetId,
     bet: &Bet,
 ) -> Result<Vec<Vec<MarketEvent>>, Rejection> {
     let markets = open_for_cash_out(markets, bet)?;
+    if let ([leg], [market]) = (bet.legs.as_slice(), markets.as_slice()) {
+        let kept = i128::from(market.stakes_total) - i128::from(bet.stake.get());
+        let over = market
+            .payouts_if_wins
+            .iter()
+            .enumerate()
+            .filter(|(o, _)| *o != usize::from(leg.outcome))
+            .any(|(_, paid)| i128::from(*paid) - kept > i128::from(market.liability_limit));
+        if over {
+            return Err(Rejection::CashOutUnavailable);
+        }
+    }
     let legs = u8::try_from(bet.legs.len()).unwrap_or(u8::MAX);
     Ok(bet
         .legs
