@@ -4,6 +4,8 @@
 //! - [`runner`]: the [`Projection`] trait and the [`Runner`] (step / run).
 //! - [`accounts`]: balances and statements of every account, as two
 //!   projections with checkpoints of their own.
+//! - [`sportsbook`]: markets (odds, liability per outcome, settlement) and
+//!   bets with their legs, as one projection.
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
 //! - [`rebuild`]: a projection replayed from position 0 into fresh tables
 //!   while the live ones serve, then swapped in.
@@ -14,6 +16,7 @@ pub mod accounts;
 mod error;
 pub mod rebuild;
 pub mod runner;
+pub mod sportsbook;
 pub mod wait;
 
 use std::future::Future;
@@ -27,6 +30,7 @@ pub use error::Error;
 pub use ledger::error_chain;
 pub use rebuild::{Rebuild, RebuildOptions};
 pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
+pub use sportsbook::Sportsbook;
 pub use wait::wait_for_position;
 
 /// Runs every projection on `store` (whose pool also holds the read models)
@@ -44,7 +48,8 @@ pub fn spawn(
 ) -> Result<JoinHandle<()>, Error> {
     let pool = store.pool().clone();
     let balances = Runner::new(store.clone(), pool.clone(), Balances, config.clone())?;
-    let statements = Runner::new(store, pool, Statements, config)?;
+    let statements = Runner::new(store.clone(), pool.clone(), Statements, config.clone())?;
+    let sportsbook = Runner::new(store, pool, Sportsbook, config)?;
 
     let (stop, stopped) = watch::channel(false);
     let mut runners = JoinSet::new();
@@ -52,8 +57,12 @@ pub fn spawn(
     runners.spawn(async move {
         balances.run(signalled(balances_stopped)).await;
     });
+    let statements_stopped = stopped.clone();
     runners.spawn(async move {
-        statements.run(signalled(stopped)).await;
+        statements.run(signalled(statements_stopped)).await;
+    });
+    runners.spawn(async move {
+        sportsbook.run(signalled(stopped)).await;
     });
 
     Ok(tokio::spawn(async move {

@@ -560,8 +560,16 @@ async fn a_hold_voided_that_was_never_placed_stops_the_projection(pool: PgPool) 
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn spawn_runs_the_projections_until_shutdown(pool: PgPool) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Every runner holds up to four connections (see `spawn`): give them a
+    // pool of the binary's default size, as `serve` does, rather than the
+    // test's small one, which the test's own appends also draw from.
+    let runners_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("connect");
     let handle = projections::spawn(
-        PgEventStore::new(pool.clone()),
+        PgEventStore::new(runners_pool),
         ProjectionsConfig::default(),
         async {
             let _ = stopped.await;

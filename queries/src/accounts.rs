@@ -1,5 +1,6 @@
-//! The query root over the `accounts` read models: one account with its
-//! statement, and every account, both as Relay cursor connections.
+//! The accounts' half of the query root, over the `accounts` read models:
+//! one account with its statement (and its bets, from `sportsbook`), and
+//! every account, as Relay cursor connections.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use crate::sportsbook::{Bet, BetStatus};
 use crate::QueryError;
 
 /// Items on a page when `first` is not given.
@@ -27,10 +29,12 @@ pub(crate) struct ReadModels {
     pub at_least_timeout: Duration,
 }
 
-pub struct Query;
+/// The accounts' half of the query root.
+#[derive(Default)]
+pub struct AccountsQuery;
 
 #[Object]
-impl Query {
+impl AccountsQuery {
     /// One account's balances in one currency, or null if the read model has
     /// no such account (yet: pass `atLeast` to read your own writes).
     async fn account(
@@ -54,7 +58,13 @@ impl Query {
             let models = read_models(ctx)?;
             let id = parse_account_id(&id)?;
             let currency = currency.as_deref().map(parse_currency).transpose()?;
-            wait_at_least(models, at_least).await?;
+            // Bets come from the sportsbook projection: a client that placed
+            // a bet and asks for it must wait for that one too.
+            if ctx.look_ahead().field("bets").exists() {
+                wait_at_least(models, at_least, &ACCOUNTS_AND_BETS).await?;
+            } else {
+                wait_at_least(models, at_least, &projections::accounts::ALL).await?;
+            }
             find_account(&models.pool, id, currency.as_ref()).await
         }
         .await
@@ -81,7 +91,7 @@ impl Query {
             let models = read_models(ctx)?;
             let first = page_items(first)?;
             let after = after.as_deref().map(decode_cursor).transpose()?;
-            wait_at_least(models, at_least).await?;
+            wait_at_least(models, at_least, &projections::accounts::ALL).await?;
             accounts_page(&models.pool, first, after).await
         }
         .await
@@ -142,6 +152,29 @@ impl Account {
         .await
         .map_err(QueryError::into_graphql)
     }
+
+    /// This account's sportsbook bets in this currency, newest first (by
+    /// when they were placed), with their legs: `after` pages on to older
+    /// bets. A bet whose status changes while a client pages by status
+    /// moves to the pages of its new status.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn bets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only bets in this status; all when omitted.")] status: Option<BetStatus>,
+        #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<OpaqueCursor<i64>, Bet>> {
+        async {
+            let models = read_models(ctx)?;
+            let first = page_items(first)?;
+            let after = after.as_deref().map(decode_cursor).transpose()?;
+            crate::sportsbook::bets_page(&models.pool, self, status, first, after).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
 }
 
 /// One account's side of one money movement.
@@ -193,7 +226,7 @@ impl StatementPhase {
 
 /// The complexity of a page: its items times what each costs, plus the
 /// connection itself.
-fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     let items = first.unwrap_or(PAGE_ITEMS_DEFAULT).clamp(0, PAGE_ITEMS_MAX);
     usize::try_from(items)
         .unwrap_or(0)
@@ -201,7 +234,7 @@ fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
         .saturating_add(1)
 }
 
-fn page_items(first: Option<i32>) -> Result<i64, QueryError> {
+pub(crate) fn page_items(first: Option<i32>) -> Result<i64, QueryError> {
     match first {
         None => Ok(PAGE_ITEMS_DEFAULT.into()),
         Some(n) if n < 0 => Err(QueryError::invalid("first", "must not be negative")),
@@ -209,7 +242,7 @@ fn page_items(first: Option<i32>) -> Result<i64, QueryError> {
     }
 }
 
-fn decode_cursor<T>(cursor: &str) -> Result<T, QueryError>
+pub(crate) fn decode_cursor<T>(cursor: &str) -> Result<T, QueryError>
 where
     T: CursorType,
 {
@@ -223,7 +256,7 @@ where
         .map_err(|_| QueryError::invalid("after", "is not a cursor of this connection"))
 }
 
-fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a ReadModels, QueryError> {
+pub(crate) fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a ReadModels, QueryError> {
     ctx.data::<ReadModels>()
         .map_err(|e| QueryError::Internal(e.message.into()))
 }
@@ -242,15 +275,27 @@ fn parse_currency(code: &str) -> Result<ledger::Currency, QueryError> {
     ledger::Currency::parse(code).map_err(|r| QueryError::invalid("currency", r.to_string()))
 }
 
-/// Read-your-writes: waits, bounded, for the projection to reach `at_least`.
-async fn wait_at_least(models: &ReadModels, at_least: Option<i64>) -> Result<(), QueryError> {
+/// What `account` waits for when it is asked for bets too.
+const ACCOUNTS_AND_BETS: [&str; 3] = [
+    projections::accounts::BALANCES,
+    projections::accounts::STATEMENTS,
+    projections::sportsbook::SPORTSBOOK,
+];
+
+/// Read-your-writes: waits, bounded, for each projection of `names` to
+/// reach `at_least`.
+pub(crate) async fn wait_at_least(
+    models: &ReadModels,
+    at_least: Option<i64>,
+    names: &[&str],
+) -> Result<(), QueryError> {
     match at_least {
         None | Some(0) => Ok(()),
         Some(p) if p < 0 => Err(QueryError::invalid("atLeast", "must not be negative")),
         Some(position) => {
             // One deadline for all: the wait is bounded as a whole.
             let deadline = tokio::time::Instant::now() + models.at_least_timeout;
-            for projection in projections::accounts::ALL {
+            for projection in names {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 projections::wait_for_position(&models.pool, projection, position, left).await?;
             }
@@ -341,7 +386,7 @@ async fn statement_page(
 }
 
 /// Cuts the extra row fetched beyond `first`; says whether there was one.
-fn split_page<T>(mut items: Vec<T>, first: i64) -> (Vec<T>, bool) {
+pub(crate) fn split_page<T>(mut items: Vec<T>, first: i64) -> (Vec<T>, bool) {
     let first = usize::try_from(first).unwrap_or(0);
     let has_next = items.len() > first;
     items.truncate(first);

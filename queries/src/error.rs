@@ -9,10 +9,11 @@ pub enum QueryError {
     /// `projection_behind`: the read model had not reached `atLeast` when
     /// the bounded wait ended. Retrying later is safe.
     #[error(
-        "the accounts projection is behind: it is at position {reached}, \
+        "the {projection} projection is behind: it is at position {reached}, \
          not yet {wanted}, after {waited_ms} ms; retry later"
     )]
     ProjectionBehind {
+        projection: String,
         wanted: i64,
         reached: i64,
         waited_ms: u64,
@@ -80,11 +81,12 @@ impl From<projections::Error> for QueryError {
     fn from(error: projections::Error) -> Self {
         match error {
             projections::Error::Behind {
+                projection,
                 wanted,
                 reached,
                 waited_ms,
-                ..
             } => Self::ProjectionBehind {
+                projection,
                 wanted,
                 reached,
                 waited_ms,

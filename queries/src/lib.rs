@@ -1,8 +1,10 @@
 //! The query side (DESIGN.md §6): GraphQL over the Postgres read models.
 //!
-//! - [`accounts`]: the query root: `account` (with its statement) and
-//!   `accounts`, both Relay cursor connections, with `atLeast` for
+//! - [`accounts`]: `account` (with its statement and bets) and
+//!   `accounts`, Relay cursor connections, with `atLeast` for
 //!   read-your-writes.
+//! - [`sportsbook`]: `market` and `markets` (outcomes, odds, liability,
+//!   result, settlement progress), and the bets of `Account.bets`.
 //! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
 //! - [`QueryError`]: every error a client can see, with its stable code.
 //!
@@ -12,15 +14,21 @@
 pub mod accounts;
 mod error;
 pub mod http;
+pub mod sportsbook;
 
 use std::time::Duration;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sqlx::PgPool;
 
-pub use accounts::Query;
+pub use accounts::AccountsQuery;
 pub use error::QueryError;
 pub use http::router;
+pub use sportsbook::SportsbookQuery;
+
+/// The query root: the accounts' fields and the sportsbook's.
+#[derive(Default, MergedObject)]
+pub struct Query(AccountsQuery, SportsbookQuery);
 
 /// The GraphQL schema served by [`router`].
 pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -70,7 +78,7 @@ pub fn sdl() -> String {
 }
 
 fn builder(config: &QueriesConfig) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(config.query_depth_max)
         .limit_complexity(config.query_complexity_max)
 }

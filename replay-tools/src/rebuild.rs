@@ -11,7 +11,7 @@ use projections::rebuild::{
     Ended, Progress, RebuildOptions, Rebuilt, Start, SWAP_LOCK_TIMEOUT_MAX_MS,
 };
 use projections::runner::BATCH_EVENTS_LIMIT;
-use projections::{Balances, Projection, Rebuild, Statements};
+use projections::{Balances, Projection, Rebuild, Sportsbook, Statements};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -29,6 +29,9 @@ pub enum Which {
     Balances,
     /// Every account's statement (`account_statement`).
     Statements,
+    /// Markets, their outcomes, bets and their legs (`markets`,
+    /// `market_outcomes`, `bets`, `bet_legs`).
+    Sportsbook,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,12 +103,14 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
     let rebuilt = match args.projection {
         Which::Balances => rebuild(&pool, Balances, options).await?,
         Which::Statements => rebuild(&pool, Statements, options).await?,
+        Which::Sportsbook => rebuild(&pool, Sportsbook, options).await?,
     };
     let seconds = rebuilt.elapsed.as_secs_f64();
     let report = Report {
         projection: match args.projection {
             Which::Balances => Balances.name(),
             Which::Statements => Statements.name(),
+            Which::Sportsbook => Sportsbook.name(),
         },
         ended: match rebuilt.ended {
             Ended::Swapped => Outcome::Swapped,

@@ -218,7 +218,6 @@ async fn rebuild_is_refused_for_an_unknown_projection(pool: PgPool) {
     let url = database_url(&pool);
     let output = run(&url, &["rebuild", "bets"]);
     assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("possible values: balances, statements")
-    );
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("possible values: balances, statements, sportsbook"));
 }

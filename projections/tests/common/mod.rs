@@ -111,3 +111,33 @@ pub async fn snapshot(pool: &PgPool) -> serde_json::Value {
         "statement": statement,
     })
 }
+
+pub mod desk;
+
+/// Every row of the sportsbook read models (but `updated_at`) and the
+/// projection's checkpoint, as JSON.
+pub async fn sportsbook_snapshot(pool: &PgPool) -> serde_json::Value {
+    let mut snapshot = serde_json::Map::new();
+    for (table, order) in [
+        ("markets", "market_id"),
+        ("market_outcomes", "market_id, outcome"),
+        ("bets", "bet_id"),
+        ("bet_legs", "bet_id, leg"),
+    ] {
+        // Table names from the list above, not from input.
+        let rows: serde_json::Value = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT coalesce(json_agg(to_jsonb(t) - 'updated_at' ORDER BY {order}), '[]') \
+             FROM {table} t"
+        )))
+        .fetch_one(pool)
+        .await
+        .expect("rows")
+        .get(0);
+        snapshot.insert(table.to_owned(), rows);
+    }
+    let checkpoint = projections::wait::checkpoint(pool, projections::sportsbook::SPORTSBOOK)
+        .await
+        .expect("checkpoint");
+    snapshot.insert("checkpoint".to_owned(), checkpoint.into());
+    serde_json::Value::Object(snapshot)
+}
