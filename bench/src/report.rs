@@ -201,6 +201,35 @@ pub struct SettlementReport {
     pub place_bets_per_s: f64,
     pub settle_s: f64,
     pub settle_bets_per_s: f64,
+    #[serde(default)]
+    pub place_cpu: PhaseCpu,
+    #[serde(default)]
+    pub settle_cpu: PhaseCpu,
+}
+
+/// CPU seconds a phase cost the bench process and Postgres. Unlike its
+/// wall time, this hardly moves when other work shares the machine, and it
+/// bounds the rate: `bets / (cpu_s / cores)` is the most the phase could
+/// reach with every core busy on it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseCpu {
+    pub process_s: Option<f64>,
+    pub postgres_s: Option<f64>,
+}
+
+impl PhaseCpu {
+    pub fn line(&self, bets: u64, cores: usize) -> Option<String> {
+        let (process, postgres) = (self.process_s?, self.postgres_s?);
+        let total = process + postgres;
+        let per_bet_us = |s: f64| s * 1e6 / bets.max(1) as f64;
+        Some(format!(
+            "{process:.1} s in the process + {postgres:.1} s in Postgres = {:.0} + {:.0} us a bet; \
+             {cores} cores fully on it would make {:.0} bets/s",
+            per_bet_us(process),
+            per_bet_us(postgres),
+            bets as f64 / (total / cores as f64).max(1e-9),
+        ))
+    }
 }
 
 /// `replay-tools rebuild` and `verify` over a large log (`bench rebuild`).

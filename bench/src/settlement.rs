@@ -20,9 +20,10 @@ use ledger::testkit::sportsbook::place_bets;
 use ledger::{MarketId, SettlementId, StreamId};
 use sqlx::PgPool;
 
-use crate::db;
 use crate::replay::drop_database;
+use crate::report::PhaseCpu;
 use crate::report::{Output, Record, SettlementReport};
+use crate::{cpu, db};
 
 /// Connections: the settlement's wallet reads and appends, and the harness.
 const POOL_CONNECTIONS: u32 = 20;
@@ -96,6 +97,15 @@ pub async fn run(args: SettlementArgs) -> anyhow::Result<()> {
             "missed"
         }
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (phase, cpu) in [
+        ("placing", &report.place_cpu),
+        ("settling", &report.settle_cpu),
+    ] {
+        if let Some(line) = cpu.line(report.bets, cores) {
+            println!("  {phase} CPU: {line}");
+        }
+    }
     args.output.emit(&Record::Settlement(report))
 }
 
@@ -108,8 +118,10 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
     let accounts = usize::try_from(args.accounts)?;
     eprintln!("bench settlement: placing {bets} bets from {accounts} wallets");
     let started = Instant::now();
+    let cpu_before = CpuTicks::take();
     place_bets(&store, MARKET, accounts, bets, 100).await;
     let place_s = started.elapsed().as_secs_f64();
+    let place_cpu = cpu_before.until(&CpuTicks::take());
     sqlx::query("VACUUM ANALYZE events, commands")
         .execute(&pool)
         .await
@@ -123,6 +135,7 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
     });
     eprintln!("  settling");
     let started = Instant::now();
+    let cpu_before = CpuTicks::take();
     // Bounded: every step settles a chunk or halves it after a conflict.
     let steps_max = 4 * bets + 100;
     let mut steps = 0;
@@ -131,6 +144,7 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
         anyhow::ensure!(steps <= steps_max, "the settlement does not end");
     }
     let settle_s = started.elapsed().as_secs_f64();
+    let settle_cpu = cpu_before.until(&CpuTicks::take());
     let settled: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'bet_settled'")
             .fetch_one(&pool)
@@ -154,7 +168,32 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
         place_bets_per_s: bets as f64 / place_s.max(1e-9),
         settle_s,
         settle_bets_per_s: bets as f64 / settle_s.max(1e-9),
+        place_cpu,
+        settle_cpu,
     })
+}
+
+/// CPU time of this process and of Postgres at one moment.
+struct CpuTicks {
+    own: Option<u64>,
+    postgres: Option<u64>,
+}
+
+impl CpuTicks {
+    fn take() -> Self {
+        Self {
+            own: cpu::own_ticks(),
+            postgres: cpu::postgres_ticks(),
+        }
+    }
+
+    fn until(&self, later: &Self) -> PhaseCpu {
+        let delta = |a: Option<u64>, b: Option<u64>| Some(cpu::ticks_to_s(b?.saturating_sub(a?)));
+        PhaseCpu {
+            process_s: delta(self.own, later.own),
+            postgres_s: delta(self.postgres, later.postgres),
+        }
+    }
 }
 
 /// Records the market's result ("home" wins), as the operator's command
