@@ -191,7 +191,8 @@ where
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for account in accounts.iter().cloned() {
+    let owned: Vec<String> = accounts.to_vec();
+    for account in owned {
         let (endpoint, request) = (endpoint.clone(), request.clone());
         tasks.spawn(async move {
             let mut result = (0u64, 0u64, 0u64, Histogram::<u64>::new(3).ok());
