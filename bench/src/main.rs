@@ -16,6 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod baseline;
 mod batches;
+mod box_office;
 mod cpu;
 mod db;
 mod http;
@@ -60,6 +61,9 @@ enum Command {
     /// Fills a fresh database with one closed market of N bets and times
     /// the settlement process settling them all.
     Settlement(Box<settlement::SettlementArgs>),
+    /// The hot-show case: N clients reserving seats at one show over the
+    /// HTTP API of a running server, against the same clients' deposits.
+    BoxOffice(Box<box_office::BoxOfficeArgs>),
     /// Summarises the writer's batch sizes from a server log (run the
     /// server with RUST_LOG=info,commands=debug).
     BatchSizes(batches::BatchSizesArgs),
@@ -76,6 +80,7 @@ async fn main() -> std::process::ExitCode {
         Command::Replay(args) => replay::run(*args).await,
         Command::Rebuild(args) => rebuild::run(*args).await,
         Command::Settlement(args) => settlement::run(*args).await,
+        Command::BoxOffice(args) => box_office::run(*args).await,
         Command::BatchSizes(args) => batches::run(args),
         Command::Summary(args) => summary::run(args),
     };

@@ -25,6 +25,8 @@ pub struct CommandsConfig {
     pub body_bytes_max: usize,
     /// The settlement process's chunk size and polling.
     pub settlement: crate::SettlementConfig,
+    /// The box-office process's batch size and polling.
+    pub box_office: crate::BoxOfficeConfig,
 }
 
 impl Default for CommandsConfig {
@@ -40,6 +42,7 @@ impl Default for CommandsConfig {
             reply_timeout_ms: 10_000,
             body_bytes_max: 64 * 1024,
             settlement: crate::SettlementConfig::default(),
+            box_office: crate::BoxOfficeConfig::default(),
         }
     }
 }

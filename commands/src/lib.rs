@@ -4,6 +4,7 @@
 
 mod bets;
 mod body;
+pub mod box_office;
 mod cache;
 mod config;
 mod error;
@@ -11,6 +12,7 @@ mod markets;
 mod render;
 mod rinha;
 pub mod settlement;
+mod shows;
 mod wallets;
 mod writer;
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use ledger::store::PgEventStore;
 
+pub use box_office::{BoxOfficeConfig, BoxOfficeHandle, BoxOfficeProcess};
 pub use cache::StateCache;
 pub use config::CommandsConfig;
 pub use error::ApiError;
@@ -34,6 +37,7 @@ pub struct AppState {
     pub(crate) cache: Arc<StateCache>,
     pub(crate) config: CommandsConfig,
     pub(crate) settler: SettlerHandle,
+    pub(crate) box_office: BoxOfficeHandle,
 }
 
 impl AppState {
@@ -43,6 +47,8 @@ impl AppState {
         let state = Self::start_writer(store, config);
         let settler = state.settler(state.config.settlement.clone());
         tokio::spawn(settler.run());
+        let box_office = state.box_office(state.config.box_office.clone());
+        tokio::spawn(box_office.run());
         state
     }
 
@@ -57,6 +63,7 @@ impl AppState {
             cache,
             config,
             settler: SettlerHandle::default(),
+            box_office: BoxOfficeHandle::default(),
         }
     }
 
@@ -72,10 +79,24 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// A box-office process (expiries, cancellations) sharing this node's
+    /// state cache, woken when a show is cancelled here.
+    pub fn box_office(&self, config: BoxOfficeConfig) -> BoxOfficeProcess {
+        BoxOfficeProcess::new(
+            self.store.clone(),
+            self.cache.clone(),
+            config,
+            self.box_office.clone(),
+        )
+    }
+}
+
 /// The `/v1` command API.
 pub fn router(state: AppState) -> Router {
     markets::router(state.clone())
         .merge(bets::router(state.clone()))
+        .merge(shows::router(state.clone()))
         .merge(wallets::router(state))
 }
 

@@ -53,6 +53,12 @@ impl AccountId {
         Self("cash".into())
     }
 
+    /// The box office's takings: ticket money is held towards it, posted to
+    /// it on purchase, and refunds leave it.
+    pub fn box_office_revenue() -> Self {
+        Self("box-office:revenue".into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -199,6 +205,66 @@ impl std::fmt::Display for MarketId {
     }
 }
 
+/// Longest show id an operator may choose.
+pub const SHOW_ID_LEN_MAX: usize = 64;
+
+/// A casino show, named by the operator (e.g. `circus-2026-12-31`): 1–64
+/// characters of `[A-Za-z0-9_.-]`, safe in a stream id and a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ShowId(String);
+
+impl ShowId {
+    pub fn parse(id: &str) -> Result<Self, Rejection> {
+        let valid_chars = id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if id.is_empty() || id.len() > SHOW_ID_LEN_MAX || !valid_chars {
+            return Err(Rejection::InvalidShowId(format!(
+                "{id:?} must be 1 to {SHOW_ID_LEN_MAX} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            )));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ShowId {
+    type Error = Rejection;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ShowId> for String {
+    fn from(value: ShowId) -> Self {
+        value.0
+    }
+}
+
+impl JsonSchema for ShowId {
+    fn schema_name() -> Cow<'static, str> {
+        "ShowId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A show, named by the operator: 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.-]{1,64}$"
+        })
+    }
+}
+
+impl std::fmt::Display for ShowId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The id of an event stream, e.g. `account-alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -217,6 +283,11 @@ impl StreamId {
     /// The stream of a sportsbook market.
     pub fn market(market: &MarketId) -> Self {
         Self(format!("market-{market}"))
+    }
+
+    /// The stream of a show: its seat inventory.
+    pub fn show(show: &ShowId) -> Self {
+        Self(format!("show-{show}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -300,6 +371,18 @@ uuid_id!(
     /// Identifies a cash-out offer made on a bet.
     OfferId,
     "Identifies a cash-out offer made on a bet."
+);
+uuid_id!(
+    /// Identifies a reservation of seats at a show. The money's hold is the
+    /// transfer with the same UUID.
+    ReservationId,
+    "Identifies a reservation of seats at a show; its money's hold is the transfer with the same UUID."
+);
+uuid_id!(
+    /// Identifies one seat's ticket, issued when its reservation is
+    /// confirmed (derived from the reservation and the seat's index).
+    TicketId,
+    "Identifies one seat's ticket, derived from its reservation and the seat's index."
 );
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! The ledger: pure domain logic (money, accounts, transfers, the wallet's
-//! and the sportsbook's `decide`/`evolve`) and the Postgres event store
+//! the sportsbook's and the box office's `decide`/`evolve`) and the Postgres event store
 //! that records its events.
 //!
 //! Everything outside `store` is free of I/O, so it can be property-tested
 //! and replayed anywhere; `store` depends on the domain, never the reverse.
 
 pub mod book;
+pub mod box_office;
 pub mod error;
 pub mod ids;
 pub mod money;
@@ -19,7 +20,8 @@ pub mod wallet;
 
 pub use error::{error_chain, Error};
 pub use ids::{
-    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, SettlementId, StreamId, TransferId,
+    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, ReservationId, SettlementId, ShowId,
+    StreamId, TicketId, TransferId,
 };
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;

@@ -72,6 +72,34 @@ pub enum Rejection {
     OfferExpired,
     #[error("cash-out is not available for this bet now")]
     CashOutUnavailable,
+    #[error("invalid show id: {0}")]
+    InvalidShowId(String),
+    #[error("invalid show: {0}")]
+    InvalidShow(String),
+    #[error("show not found")]
+    ShowNotFound,
+    #[error("show already exists")]
+    ShowExists,
+    #[error("the show is cancelled")]
+    ShowCancelled,
+    #[error("the show has started")]
+    ShowStarted,
+    #[error("only {seats_left} seats are left in this tier")]
+    SoldOut { seats_left: u32 },
+    #[error("tier not found")]
+    TierNotFound,
+    #[error("at most {max} seats per customer at this show; {held} already held")]
+    TooManySeats { max: u32, held: u32 },
+    #[error("reservation not found")]
+    ReservationNotFound,
+    #[error("the reservation has expired")]
+    ReservationExpired,
+    #[error("the reservation is already {status}")]
+    ReservationNotOpen { status: String },
+    #[error("ticket not found")]
+    TicketNotFound,
+    #[error("ticket is already cancelled")]
+    TicketAlreadyCancelled,
 }
 
 fn decimal_odds(ten_thousandths: u64) -> crate::sportsbook::odds::Odds {
@@ -113,6 +141,20 @@ impl Rejection {
             Self::OfferNotFound => "offer_not_found",
             Self::OfferExpired => "offer_expired",
             Self::CashOutUnavailable => "cash_out_unavailable",
+            Self::InvalidShowId(_) => "invalid_show_id",
+            Self::InvalidShow(_) => "invalid_show",
+            Self::ShowNotFound => "show_not_found",
+            Self::ShowExists => "show_exists",
+            Self::ShowCancelled => "show_cancelled",
+            Self::ShowStarted => "show_started",
+            Self::SoldOut { .. } => "sold_out",
+            Self::TierNotFound => "tier_not_found",
+            Self::TooManySeats { .. } => "too_many_seats",
+            Self::ReservationNotFound => "reservation_not_found",
+            Self::ReservationExpired => "reservation_expired",
+            Self::ReservationNotOpen { .. } => "reservation_not_open",
+            Self::TicketNotFound => "ticket_not_found",
+            Self::TicketAlreadyCancelled => "ticket_already_cancelled",
         }
     }
 }

@@ -24,6 +24,11 @@ pub enum TransferCode {
     PayoutReversal,
     // An accepted cash-out offer paid by `house` to the wallet.
     CashOut,
+    // Seats' price held at reservation: pending, wallet → `box-office:revenue`,
+    // posted when the reservation is confirmed.
+    Ticket,
+    // A ticket's money given back: `box-office:revenue` → wallet.
+    TicketRefund,
 }
 
 /// One money movement: `amount` leaves `debit` and arrives in `credit`.

@@ -23,7 +23,7 @@ use ledger::wallet::{
 };
 use ledger::{
     AccountId, Amount, BetId, CreditLimit, Currency, HoldId, MarketId, OfferId, PaymentRef,
-    SettlementId, TransferId,
+    ReservationId, SettlementId, TransferId,
 };
 
 /// Every event type's current schema: the wallet's and the markets'. They
@@ -31,6 +31,7 @@ use ledger::{
 fn all_schemas() -> Vec<EventSchema> {
     let mut all = schemas::all();
     all.extend(market::schemas::all());
+    all.extend(ledger::box_office::schemas::all());
     all
 }
 
@@ -204,6 +205,9 @@ fn what_the_current_code_writes_obeys_the_current_schemas() {
         .map(|e| (e.event_type(), e.payload()))
         .collect();
     written.extend(markets.iter().map(|e| (e.event_type(), e.payload())));
+    let (seat_events, shows) = box_office_events();
+    written.extend(seat_events.iter().map(|e| (e.event_type(), e.payload())));
+    written.extend(shows.iter().map(|e| (e.event_type(), e.payload())));
     let mut seen: Vec<&str> = written.iter().map(|(t, _)| *t).collect();
     seen.sort_unstable();
     seen.dedup();
@@ -220,6 +224,127 @@ fn what_the_current_code_writes_obeys_the_current_schemas() {
         both.is_empty(),
         "wallet and market share type strings {both:?}"
     );
+}
+
+/// One box-office event of every type (wallet and show): a show scheduled
+/// and repriced, reservations confirmed, expired and released, tickets
+/// given back and refunded by the show's cancellation.
+fn box_office_events() -> (Vec<WalletEvent>, Vec<ledger::box_office::ShowEvent>) {
+    use ledger::box_office::pricing::{PriceStep, RefundRule};
+    use ledger::box_office::{
+        cancellation_chunk, decide_cancel_ticket, decide_cancellation, decide_confirm,
+        decide_expire, decide_reserve, decide_show, ticket_id, Decision, Reserve, ShowCommand,
+        ShowState, TierSpec,
+    };
+    let eur = Currency::parse("EUR").expect("EUR");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 12, 1, 20, 0, 0)
+        .single()
+        .expect("time");
+    let mut wallet = WalletState::default();
+    let mut wallet_events = Vec::new();
+    for command in [
+        WalletCommand::Open {
+            account: AccountId::parse("alice").expect("id"),
+            currency: eur,
+            credit_limit: CreditLimit::new(0).expect("limit"),
+        },
+        WalletCommand::Deposit {
+            transfer_id: TransferId::generate(),
+            amount: Amount::new(100_000).expect("amount"),
+            currency: None,
+            description: None,
+            payment_ref: None,
+        },
+    ] {
+        for e in decide(&wallet, &command).expect("accepted") {
+            wallet = wallet.evolve(&e);
+        }
+    }
+    let mut show = ShowState::default();
+    let mut show_events = Vec::new();
+    let operator = [
+        ShowCommand::Schedule {
+            show: ledger::ShowId::parse("circus").expect("id"),
+            name: "Circus".into(),
+            starts_at: t0 + Duration::days(2),
+            currency: eur,
+            tiers: vec![TierSpec {
+                name: "stalls".into(),
+                capacity: 10,
+                base_price: 1_000,
+                steps: vec![],
+            }],
+            seats_per_customer_max: 10,
+            reservation_ttl_s: 600,
+            refund_rule: RefundRule::default(),
+        },
+        ShowCommand::ChangePricing {
+            tier: 0,
+            steps: vec![PriceStep {
+                at_sold_bp: 5_000,
+                raise_bp: 1_000,
+            }],
+        },
+        ShowCommand::ChangeRefundRule {
+            refund_rule: RefundRule::default(),
+        },
+    ];
+    for command in &operator {
+        for e in decide_show(&show, command).expect("accepted") {
+            show = show.evolve(&e);
+            show_events.push(e);
+        }
+    }
+    let mut apply = |d: Decision, wallet: &mut WalletState, show: &mut ShowState| {
+        for e in d.wallet {
+            *wallet = std::mem::take(wallet).evolve(&e);
+            wallet_events.push(e);
+        }
+        for e in d.show {
+            *show = std::mem::take(show).evolve(&e);
+            show_events.push(e);
+        }
+    };
+    let ids: Vec<ReservationId> = (0..3).map(|_| ReservationId::generate()).collect();
+    for id in &ids {
+        let reserve = Reserve {
+            reservation_id: *id,
+            account: AccountId::parse("alice").expect("id"),
+            tier: 0,
+            seats: 2,
+            now: t0,
+        };
+        let d = decide_reserve(&wallet, &show, &reserve).expect("reserved");
+        apply(d, &mut wallet, &mut show);
+    }
+    let d = decide_confirm(&wallet, &show, ids[0], t0).expect("confirmed");
+    apply(d, &mut wallet, &mut show);
+    let d = decide_expire(&wallet, &show, ids[1], t0 + Duration::hours(1)).expect("expired");
+    apply(d, &mut wallet, &mut show);
+    let d = decide_cancel_ticket(&wallet, &show, ticket_id(ids[0], 0), t0).expect("given back");
+    apply(d, &mut wallet, &mut show);
+    for e in decide_show(&show, &ShowCommand::Cancel).expect("cancelled") {
+        show = show.evolve(&e);
+        show_events.push(e);
+    }
+    loop {
+        let chunk = cancellation_chunk(show.show.as_ref().expect("show"), 10);
+        for (_, command) in chunk.wallet_commands() {
+            for e in decide(&wallet, &WalletCommand::Seats(command)).expect("accepted") {
+                wallet = wallet.evolve(&e);
+                wallet_events.push(e);
+            }
+        }
+        for e in decide_cancellation(&show, &chunk).expect("accepted") {
+            show = show.evolve(&e);
+            show_events.push(e);
+        }
+        if chunk.is_empty() {
+            break;
+        }
+    }
+    (wallet_events, show_events)
 }
 
 /// One sportsbook event of every type (wallet and market), as the

@@ -339,6 +339,11 @@ impl<'a> PostingContext<'a> {
             | WalletEvent::BetPayoutReversed(_)
             | WalletEvent::CashOutOffered(_)
             | WalletEvent::BetCashedOut(_) => (None, None),
+            // Box-office holds are keyed by their reservation, not a hold id.
+            WalletEvent::SeatsHeld(_)
+            | WalletEvent::SeatsPurchased(_)
+            | WalletEvent::SeatsReleased(_)
+            | WalletEvent::TicketRefunded(_) => (None, None),
         };
         Ok(Self {
             recorded,

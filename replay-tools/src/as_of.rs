@@ -368,6 +368,11 @@ impl<'a> Follow<'a> {
             | WalletEvent::BetPayoutReversed(_)
             | WalletEvent::CashOutOffered(_)
             | WalletEvent::BetCashedOut(_) => (None, None),
+            // Seat holds are keyed by their reservation, not a hold id.
+            WalletEvent::SeatsHeld(_)
+            | WalletEvent::SeatsPurchased(_)
+            | WalletEvent::SeatsReleased(_)
+            | WalletEvent::TicketRefunded(_) => (None, None),
         };
         if let Some(hold_id) = hold_id {
             if phase == Phase::PendingPlaced {

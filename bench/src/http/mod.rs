@@ -20,7 +20,8 @@ use crate::mix::Mix;
 use crate::report::{HttpReport, LagSummary, Latency, Output, Record};
 use crate::rss;
 use crate::schedule::{Schedule, RATE_MAX_PER_S};
-use client::{Conn, Endpoint};
+// The box-office benchmark drives its own clients over the same connections.
+pub(crate) use client::{Conn, Endpoint};
 use worker::{LagProbe, Shared, Worker, WorkerStats};
 
 /// Most connections one run may open (per endpoint).

@@ -12,6 +12,10 @@ use ledger::wallet::{
 use ledger::{BetId, Rejection, StreamId};
 
 use crate::cache::{Aggregate, Cached};
+pub(crate) use box_office::{SeatsRender, SeatsRequest, ShowRender, Subject};
+use ledger::box_office::ShowCommand;
+
+mod box_office;
 use crate::render::{Decision, Render, Saved};
 
 /// Builds the saved answer of a market command.
@@ -45,6 +49,18 @@ pub(crate) enum Command {
         command: AcceptCashOut,
         render: BetRender,
     },
+    /// An operator's command on a show.
+    Show {
+        stream: StreamId,
+        command: ShowCommand,
+        render: ShowRender,
+    },
+    /// `streams`: the show, then the customer's wallet (box_office.rs).
+    Seats {
+        streams: Vec<StreamId>,
+        command: SeatsRequest,
+        render: SeatsRender,
+    },
 }
 
 /// What deciding one command produced: its events on each of its streams
@@ -59,10 +75,12 @@ impl Command {
     /// the command.
     pub fn streams(&self) -> &[StreamId] {
         match self {
-            Self::Wallet { stream, .. } | Self::Market { stream, .. } => {
-                std::slice::from_ref(stream)
-            }
-            Self::Bet { streams, .. } | Self::CashOut { streams, .. } => streams,
+            Self::Wallet { stream, .. }
+            | Self::Market { stream, .. }
+            | Self::Show { stream, .. } => std::slice::from_ref(stream),
+            Self::Bet { streams, .. }
+            | Self::CashOut { streams, .. }
+            | Self::Seats { streams, .. } => streams,
         }
     }
 
@@ -72,10 +90,15 @@ impl Command {
     /// then decided in order in one place instead of conflicting (ADR 0005).
     pub fn shard_key(&self) -> &StreamId {
         match self {
-            Self::Wallet { stream, .. } | Self::Market { stream, .. } => stream,
+            Self::Wallet { stream, .. }
+            | Self::Market { stream, .. }
+            | Self::Show { stream, .. } => stream,
             Self::Bet { streams, .. } | Self::CashOut { streams, .. } => {
                 streams.get(1).unwrap_or(&streams[0])
             }
+            // The show comes first: a hot show's reservations meet in its
+            // shard and are decided in order, like bets on a hot market.
+            Self::Seats { streams, .. } => &streams[0],
         }
     }
 
@@ -95,11 +118,17 @@ impl Command {
             Self::CashOut {
                 command, render, ..
             } => decide_on_cash_out(command, *render, states),
+            Self::Show {
+                command, render, ..
+            } => box_office::decide_on_show(command, *render, states),
+            Self::Seats {
+                command, render, ..
+            } => box_office::decide_on_seats(command, *render, states),
         }
     }
 }
 
-fn new_events<'a, E: 'a>(
+pub(super) fn new_events<'a, E: 'a>(
     events: impl IntoIterator<Item = &'a E>,
     describe: impl Fn(&E) -> (&'static str, i32, serde_json::Value),
 ) -> Vec<NewEvent> {
@@ -112,7 +141,7 @@ fn new_events<'a, E: 'a>(
         .collect()
 }
 
-fn wallet_new_events(events: &[WalletEvent]) -> Vec<NewEvent> {
+pub(super) fn wallet_new_events(events: &[WalletEvent]) -> Vec<NewEvent> {
     new_events(events, |e| {
         (e.event_type(), e.schema_version(), e.payload())
     })
@@ -124,7 +153,7 @@ fn market_new_events(events: &[MarketEvent]) -> Vec<NewEvent> {
     })
 }
 
-fn nothing(streams: usize, saved: Saved) -> Decided {
+pub(super) fn nothing(streams: usize, saved: Saved) -> Decided {
     Decided {
         events: vec![Vec::new(); streams],
         saved,
@@ -184,7 +213,7 @@ fn market_states<'a>(markets: &'a [&mut Cached]) -> Vec<&'a MarketState> {
         .iter()
         .filter_map(|m| match &m.state {
             Aggregate::Market(state) => Some(state),
-            Aggregate::Wallet(_) => None,
+            Aggregate::Wallet(_) | Aggregate::Show(_) => None,
         })
         .collect()
 }
@@ -192,7 +221,7 @@ fn market_states<'a>(markets: &'a [&mut Cached]) -> Vec<&'a MarketState> {
 fn wallet_state(wallet: &Cached) -> Option<&WalletState> {
     match &wallet.state {
         Aggregate::Wallet(state) => Some(state),
-        Aggregate::Market(_) => None,
+        Aggregate::Market(_) | Aggregate::Show(_) => None,
     }
 }
 

@@ -19,7 +19,9 @@ use crate::cache::StateCache;
 use crate::render::{Render, Reply};
 use crate::{ApiError, CommandsConfig};
 
-pub(crate) use command::{BetDecided, Command, MarketRender};
+pub(crate) use command::{
+    BetDecided, Command, MarketRender, SeatsRender, SeatsRequest, ShowRender, Subject,
+};
 
 /// A command on its way to the writer.
 pub(crate) struct Submission {

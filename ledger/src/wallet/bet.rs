@@ -232,6 +232,8 @@ pub fn derived_transfer_id(bet_id: BetId, cause: Uuid, kind: TransferCode) -> Tr
         TransferCode::Withdrawal => b"withdrawal",
         TransferCode::Hold => b"hold",
         TransferCode::Stake => b"stake",
+        TransferCode::Ticket => b"ticket",
+        TransferCode::TicketRefund => b"ticket_refund",
     };
     name.extend_from_slice(kind);
     TransferId::from_uuid(Uuid::new_v5(&TRANSFER_NAMESPACE, &name))

@@ -2,6 +2,7 @@
 
 use super::bet::{self, AcceptCashOut, OfferCashOut, SettleLeg};
 use super::event::{AccountOpened, FundsMoved, HoldChanged, WalletEvent};
+use super::seats::{self, SeatsCommand};
 use super::{HoldStatus, Wallet, WalletState};
 use crate::book::{Balance, Side};
 use crate::{
@@ -72,6 +73,9 @@ pub enum WalletCommand {
     SettleLeg(SettleLeg),
     OfferCashOut(OfferCashOut),
     AcceptCashOut(AcceptCashOut),
+    /// The wallet's side of a box-office command (`box_office` decides the
+    /// show's side and sends this one).
+    Seats(SeatsCommand),
 }
 
 /// Decides a command against the wallet's state.
@@ -100,6 +104,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
         WalletCommand::SettleLeg(cmd) => return bet::settle_leg(wallet, cmd),
         WalletCommand::OfferCashOut(cmd) => return bet::offer_cash_out(wallet, cmd),
         WalletCommand::AcceptCashOut(cmd) => return bet::accept_cash_out(wallet, cmd),
+        WalletCommand::Seats(cmd) => seats::decide(wallet, cmd)?,
         WalletCommand::Deposit {
             transfer_id,
             amount,
@@ -157,7 +162,11 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
             // A bet's stake transfer takes the bet's UUID: a hold must not
             // reuse it.
             let bet_id = BetId::from_uuid(hold_id.as_uuid());
-            if wallet.holds.contains_key(hold_id) || wallet.bets.contains_key(&bet_id) {
+            let reservation = crate::ReservationId::from_uuid(hold_id.as_uuid());
+            if wallet.holds.contains_key(hold_id)
+                || wallet.bets.contains_key(&bet_id)
+                || wallet.seat_holds.contains_key(&reservation)
+            {
                 return Err(Rejection::HoldAlreadyResolved("placed".into()));
             }
             covers(wallet, *amount)?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 
+use super::seats::{SeatsHeld, SeatsPurchased, SeatsReleased, TicketRefunded};
 use super::upcast;
 use crate::sportsbook::market::event_require as require;
 use crate::sportsbook::odds::Odds;
@@ -211,6 +212,10 @@ pub enum WalletEvent {
     BetPayoutReversed(BetPayoutReversed),
     CashOutOffered(CashOutOffered),
     BetCashedOut(BetCashedOut),
+    SeatsHeld(SeatsHeld),
+    SeatsPurchased(SeatsPurchased),
+    SeatsReleased(SeatsReleased),
+    TicketRefunded(TicketRefunded),
 }
 
 impl WalletEvent {
@@ -228,9 +233,13 @@ impl WalletEvent {
     pub const BET_PAYOUT_REVERSED: &'static str = "bet_payout_reversed";
     pub const CASH_OUT_OFFERED: &'static str = "cash_out_offered";
     pub const BET_CASHED_OUT: &'static str = "bet_cashed_out";
+    pub const SEATS_HELD: &'static str = "seats_held";
+    pub const SEATS_PURCHASED: &'static str = "seats_purchased";
+    pub const SEATS_RELEASED: &'static str = "seats_released";
+    pub const TICKET_REFUNDED: &'static str = "ticket_refunded";
 
     /// Every wallet event type.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 18] = [
         Self::ACCOUNT_OPENED,
         Self::FUNDS_DEPOSITED,
         Self::FUNDS_WITHDRAWN,
@@ -245,6 +254,10 @@ impl WalletEvent {
         Self::BET_PAYOUT_REVERSED,
         Self::CASH_OUT_OFFERED,
         Self::BET_CASHED_OUT,
+        Self::SEATS_HELD,
+        Self::SEATS_PURCHASED,
+        Self::SEATS_RELEASED,
+        Self::TICKET_REFUNDED,
     ];
 
     /// The stable type string stored with the event.
@@ -279,6 +292,10 @@ impl WalletEvent {
             Self::BetPayoutReversed(_) => Kind::BetPayoutReversed,
             Self::CashOutOffered(_) => Kind::CashOutOffered,
             Self::BetCashedOut(_) => Kind::BetCashedOut,
+            Self::SeatsHeld(_) => Kind::SeatsHeld,
+            Self::SeatsPurchased(_) => Kind::SeatsPurchased,
+            Self::SeatsReleased(_) => Kind::SeatsReleased,
+            Self::TicketRefunded(_) => Kind::TicketRefunded,
         }
     }
 
@@ -297,6 +314,10 @@ impl WalletEvent {
             Self::BetPayoutReversed(e) => Some((&e.transfer, Phase::Posted)),
             Self::BetCashedOut(e) => Some((&e.transfer, Phase::PendingPosted)),
             Self::BetLegSettled(_) | Self::CashOutOffered(_) => None,
+            Self::SeatsHeld(e) => Some((&e.transfer, Phase::PendingPlaced)),
+            Self::SeatsPurchased(e) => Some((&e.transfer, Phase::PendingPosted)),
+            Self::SeatsReleased(e) => Some((&e.transfer, Phase::PendingVoided)),
+            Self::TicketRefunded(e) => e.transfer.as_ref().map(|t| (t, Phase::Posted)),
         }
     }
 
@@ -315,6 +336,10 @@ impl WalletEvent {
             Self::BetPayoutReversed(e) => serde_json::to_value(e),
             Self::CashOutOffered(e) => serde_json::to_value(e),
             Self::BetCashedOut(e) => serde_json::to_value(e),
+            Self::SeatsHeld(e) => serde_json::to_value(e),
+            Self::SeatsPurchased(e) => serde_json::to_value(e),
+            Self::SeatsReleased(e) => serde_json::to_value(e),
+            Self::TicketRefunded(e) => serde_json::to_value(e),
         };
         // These types hold only strings and integers, which always serialize.
         value.unwrap_or(serde_json::Value::Null)
@@ -371,6 +396,10 @@ enum Kind {
     BetPayoutReversed,
     CashOutOffered,
     BetCashedOut,
+    SeatsHeld,
+    SeatsPurchased,
+    SeatsReleased,
+    TicketRefunded,
 }
 
 impl Kind {
@@ -390,6 +419,10 @@ impl Kind {
             WalletEvent::BET_PAYOUT_REVERSED => Self::BetPayoutReversed,
             WalletEvent::CASH_OUT_OFFERED => Self::CashOutOffered,
             WalletEvent::BET_CASHED_OUT => Self::BetCashedOut,
+            WalletEvent::SEATS_HELD => Self::SeatsHeld,
+            WalletEvent::SEATS_PURCHASED => Self::SeatsPurchased,
+            WalletEvent::SEATS_RELEASED => Self::SeatsReleased,
+            WalletEvent::TICKET_REFUNDED => Self::TicketRefunded,
             _ => return None,
         })
     }
@@ -410,6 +443,10 @@ impl Kind {
             Self::BetPayoutReversed => WalletEvent::BET_PAYOUT_REVERSED,
             Self::CashOutOffered => WalletEvent::CASH_OUT_OFFERED,
             Self::BetCashedOut => WalletEvent::BET_CASHED_OUT,
+            Self::SeatsHeld => WalletEvent::SEATS_HELD,
+            Self::SeatsPurchased => WalletEvent::SEATS_PURCHASED,
+            Self::SeatsReleased => WalletEvent::SEATS_RELEASED,
+            Self::TicketRefunded => WalletEvent::TICKET_REFUNDED,
         }
     }
 
@@ -432,6 +469,9 @@ impl Kind {
             | Self::BetPayoutReversed
             | Self::CashOutOffered
             | Self::BetCashedOut => 1,
+            Self::SeatsHeld | Self::SeatsPurchased | Self::SeatsReleased | Self::TicketRefunded => {
+                1
+            }
         }
     }
 
@@ -455,6 +495,14 @@ impl Kind {
                 WalletEvent::CashOutOffered(CashOutOffered::deserialize(payload)?)
             }
             Self::BetCashedOut => WalletEvent::BetCashedOut(BetCashedOut::deserialize(payload)?),
+            Self::SeatsHeld => WalletEvent::SeatsHeld(SeatsHeld::deserialize(payload)?),
+            Self::SeatsPurchased => {
+                WalletEvent::SeatsPurchased(SeatsPurchased::deserialize(payload)?)
+            }
+            Self::SeatsReleased => WalletEvent::SeatsReleased(SeatsReleased::deserialize(payload)?),
+            Self::TicketRefunded => {
+                WalletEvent::TicketRefunded(TicketRefunded::deserialize(payload)?)
+            }
         })
     }
 

@@ -6,6 +6,7 @@ pub mod bet;
 mod decide;
 mod event;
 pub mod schemas;
+pub mod seats;
 pub mod upcast;
 
 use std::collections::HashMap;
@@ -16,9 +17,13 @@ pub use event::{
     AccountOpened, BetCashedOut, BetLegPlaced, BetLegSettled, BetPaid, BetPayoutReversed,
     BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
 };
+pub use seats::{
+    RefundReason, ReleaseReason, SeatHold, SeatsCommand, SeatsHeld, SeatsPurchased, SeatsReleased,
+    TicketRefunded,
+};
 
 use crate::book::{Balance, Side};
-use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, Transfer};
+use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, ReservationId, Transfer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldStatus {
@@ -54,6 +59,8 @@ pub struct Wallet {
     /// Sportsbook bets, kept apart from `holds`: only settlement and
     /// cash-out resolve a bet's stake.
     pub bets: HashMap<BetId, Bet>,
+    /// Box-office reservations, kept apart from `holds` for the same reason.
+    pub seat_holds: HashMap<ReservationId, SeatHold>,
 }
 
 impl Wallet {
@@ -85,6 +92,7 @@ impl WalletState {
                     balance: Balance::default(),
                     holds: HashMap::new(),
                     bets: HashMap::new(),
+                    seat_holds: HashMap::new(),
                 });
             }
             other => {
@@ -118,6 +126,10 @@ fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
         }
         WalletEvent::HoldPosted(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Posted),
         WalletEvent::HoldVoided(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Voided),
+        WalletEvent::SeatsHeld(_)
+        | WalletEvent::SeatsPurchased(_)
+        | WalletEvent::SeatsReleased(_)
+        | WalletEvent::TicketRefunded(_) => seats::evolve(wallet, event),
         _ => bet::evolve(wallet, event),
     }
 }

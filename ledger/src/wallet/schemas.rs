@@ -10,6 +10,7 @@ use super::event::{
     AccountOpened, BetCashedOut, BetLegSettled, BetPaid, BetPayoutReversed, BetPlaced, BetSettled,
     BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
 };
+use super::seats::{SeatsHeld, SeatsPurchased, SeatsReleased, TicketRefunded};
 
 /// Where the schema files live, from the workspace root.
 pub const DIR: &str = "schemas/events";
@@ -114,6 +115,28 @@ pub fn all() -> Vec<EventSchema> {
             WalletEvent::BET_CASHED_OUT,
             "A cash-out offer accepted: the stake's hold is posted to `house`; the `bet_paid` \
              that follows pays `amount` (code `cash_out`).",
+        ),
+        schema::<SeatsHeld>(
+            WalletEvent::SEATS_HELD,
+            "Seats reserved at a show: `seats` × `unit_price` held by a pending transfer from \
+             the wallet to `box-office:revenue`, code `ticket`, whose id is the reservation's.",
+        ),
+        schema::<SeatsPurchased>(
+            WalletEvent::SEATS_PURCHASED,
+            "A reservation confirmed: its hold is posted to `box-office:revenue` and one \
+             ticket per seat is issued.",
+        ),
+        schema::<SeatsReleased>(
+            WalletEvent::SEATS_RELEASED,
+            "A reservation released before confirmation (`expired`, or `show_cancelled`): \
+             its hold is voided, no money moves.",
+        ),
+        schema::<TicketRefunded>(
+            WalletEvent::TICKET_REFUNDED,
+            "A ticket given back (`customer_cancelled`, refunded per the show's refund rule) \
+             or refunded because its show was cancelled (in full): a posted transfer from \
+             `box-office:revenue` to the wallet, code `ticket_refund`; null when the rule \
+             gives nothing back.",
         ),
     ]
 }

@@ -138,6 +138,11 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
         | WalletEvent::BetPayoutReversed(_)
         | WalletEvent::CashOutOffered(_)
         | WalletEvent::BetCashedOut(_) => (None, None),
+        // Seat holds are keyed by their reservation, not a hold id.
+        WalletEvent::SeatsHeld(_)
+        | WalletEvent::SeatsPurchased(_)
+        | WalletEvent::SeatsReleased(_)
+        | WalletEvent::TicketRefunded(_) => (None, None),
     };
     // The code as stored in the event (`deposit`, ...), through serde, so
     // that a code added to the ledger needs no change here.
