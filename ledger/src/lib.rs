@@ -9,6 +9,7 @@ pub mod book;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod pool;
 pub mod rejection;
 pub mod sportsbook;
 pub mod store;
@@ -19,7 +20,8 @@ pub mod wallet;
 
 pub use error::{error_chain, Error};
 pub use ids::{
-    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, SettlementId, StreamId, TransferId,
+    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, PoolEntryId, PoolId, SettlementId,
+    StreamId, TransferId,
 };
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;

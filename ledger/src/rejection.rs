@@ -72,6 +72,31 @@ pub enum Rejection {
     OfferExpired,
     #[error("cash-out is not available for this bet now")]
     CashOutUnavailable,
+    #[error("invalid pool id: {0}")]
+    InvalidPoolId(String),
+    #[error("invalid pool: {0}")]
+    InvalidPool(String),
+    #[error("pool not found")]
+    PoolNotFound,
+    #[error("pool already exists")]
+    PoolExists,
+    #[error("the pool is not open for entries")]
+    PoolNotOpen,
+    #[error("the pool takes no more entries (at most {max})")]
+    PoolFull { max: usize },
+    #[error("the entry is below the pool's minimum of {min}")]
+    BelowMinimumEntry { min: i64 },
+    #[error("outcome {0} is not one of the pool's outcomes")]
+    OutcomeNotFound(u16),
+    /// A lifecycle command the pool's current status does not allow.
+    #[error("not allowed while the pool is {status}")]
+    InvalidPoolState { status: String },
+    #[error("the pool must be closed before it is settled")]
+    PoolNotClosed,
+    #[error("the pool is already settled or settling")]
+    PoolAlreadySettled,
+    #[error("pool entry not found")]
+    PoolEntryNotFound,
 }
 
 fn decimal_odds(ten_thousandths: u64) -> crate::sportsbook::odds::Odds {
@@ -113,6 +138,18 @@ impl Rejection {
             Self::OfferNotFound => "offer_not_found",
             Self::OfferExpired => "offer_expired",
             Self::CashOutUnavailable => "cash_out_unavailable",
+            Self::InvalidPoolId(_) => "invalid_pool_id",
+            Self::InvalidPool(_) => "invalid_pool",
+            Self::PoolNotFound => "pool_not_found",
+            Self::PoolExists => "pool_exists",
+            Self::PoolNotOpen => "pool_not_open",
+            Self::PoolFull { .. } => "pool_full",
+            Self::BelowMinimumEntry { .. } => "below_minimum_entry",
+            Self::OutcomeNotFound(_) => "outcome_not_found",
+            Self::InvalidPoolState { .. } => "invalid_pool_state",
+            Self::PoolNotClosed => "pool_not_closed",
+            Self::PoolAlreadySettled => "pool_already_settled",
+            Self::PoolEntryNotFound => "pool_entry_not_found",
         }
     }
 }

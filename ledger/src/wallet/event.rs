@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 
 use super::upcast;
+use crate::pool::PoolRakeTaken;
 use crate::sportsbook::market::event_require as require;
 use crate::sportsbook::odds::Odds;
 use crate::sportsbook::settle::LegResult;
 use crate::{
     AccountId, Amount, BetId, CreditLimit, Currency, Error, HoldId, MarketId, OfferId, PaymentRef,
-    Phase, SettlementId, Transfer,
+    Phase, PoolEntryId, PoolId, SettlementId, Transfer,
 };
 
 /// A player's wallet opened, in one currency and with a credit limit.
@@ -195,6 +196,29 @@ pub struct BetCashedOut {
     pub amount: Amount,
 }
 
+/// An entry in a parimutuel pool: its stake moved into the pool's escrow
+/// (posted, wallet → `pool:{id}`, code `pool_entry`; the transfer's id is
+/// the entry's). Held there until the pool is settled or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntered {
+    pub pool: PoolId,
+    pub entry_id: PoolEntryId,
+    pub outcome: u16,
+    pub transfer: Transfer,
+}
+
+/// Money out of a pool's escrow for one entry: its share of the pot
+/// (`pool_paid`, code `pool_payout`) or its stake back (`pool_refunded`,
+/// code `pool_refund`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntryPaid {
+    pub pool: PoolId,
+    pub entry_id: PoolEntryId,
+    pub transfer: Transfer,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletEvent {
     AccountOpened(AccountOpened),
@@ -211,6 +235,12 @@ pub enum WalletEvent {
     BetPayoutReversed(BetPayoutReversed),
     CashOutOffered(CashOutOffered),
     BetCashedOut(BetCashedOut),
+    PoolEntered(PoolEntered),
+    PoolPaid(PoolEntryPaid),
+    PoolRefunded(PoolEntryPaid),
+    /// Written on the pool's stream, not a wallet's: a transfer between two
+    /// system accounts, decoded here so that every reader of money sees it.
+    PoolRakeTaken(PoolRakeTaken),
 }
 
 impl WalletEvent {
@@ -228,9 +258,13 @@ impl WalletEvent {
     pub const BET_PAYOUT_REVERSED: &'static str = "bet_payout_reversed";
     pub const CASH_OUT_OFFERED: &'static str = "cash_out_offered";
     pub const BET_CASHED_OUT: &'static str = "bet_cashed_out";
+    pub const POOL_ENTERED: &'static str = "pool_entered";
+    pub const POOL_PAID: &'static str = "pool_paid";
+    pub const POOL_REFUNDED: &'static str = "pool_refunded";
+    pub const POOL_RAKE_TAKEN: &'static str = crate::pool::PoolEvent::RAKE_TAKEN;
 
     /// Every wallet event type.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 18] = [
         Self::ACCOUNT_OPENED,
         Self::FUNDS_DEPOSITED,
         Self::FUNDS_WITHDRAWN,
@@ -245,6 +279,10 @@ impl WalletEvent {
         Self::BET_PAYOUT_REVERSED,
         Self::CASH_OUT_OFFERED,
         Self::BET_CASHED_OUT,
+        Self::POOL_ENTERED,
+        Self::POOL_PAID,
+        Self::POOL_REFUNDED,
+        Self::POOL_RAKE_TAKEN,
     ];
 
     /// The stable type string stored with the event.
@@ -279,6 +317,10 @@ impl WalletEvent {
             Self::BetPayoutReversed(_) => Kind::BetPayoutReversed,
             Self::CashOutOffered(_) => Kind::CashOutOffered,
             Self::BetCashedOut(_) => Kind::BetCashedOut,
+            Self::PoolEntered(_) => Kind::PoolEntered,
+            Self::PoolPaid(_) => Kind::PoolPaid,
+            Self::PoolRefunded(_) => Kind::PoolRefunded,
+            Self::PoolRakeTaken(_) => Kind::PoolRakeTaken,
         }
     }
 
@@ -297,6 +339,9 @@ impl WalletEvent {
             Self::BetPayoutReversed(e) => Some((&e.transfer, Phase::Posted)),
             Self::BetCashedOut(e) => Some((&e.transfer, Phase::PendingPosted)),
             Self::BetLegSettled(_) | Self::CashOutOffered(_) => None,
+            Self::PoolEntered(e) => Some((&e.transfer, Phase::Posted)),
+            Self::PoolPaid(e) | Self::PoolRefunded(e) => Some((&e.transfer, Phase::Posted)),
+            Self::PoolRakeTaken(e) => Some((&e.transfer, Phase::Posted)),
         }
     }
 
@@ -315,6 +360,9 @@ impl WalletEvent {
             Self::BetPayoutReversed(e) => serde_json::to_value(e),
             Self::CashOutOffered(e) => serde_json::to_value(e),
             Self::BetCashedOut(e) => serde_json::to_value(e),
+            Self::PoolEntered(e) => serde_json::to_value(e),
+            Self::PoolPaid(e) | Self::PoolRefunded(e) => serde_json::to_value(e),
+            Self::PoolRakeTaken(e) => serde_json::to_value(e),
         };
         // These types hold only strings and integers, which always serialize.
         value.unwrap_or(serde_json::Value::Null)
@@ -371,6 +419,10 @@ enum Kind {
     BetPayoutReversed,
     CashOutOffered,
     BetCashedOut,
+    PoolEntered,
+    PoolPaid,
+    PoolRefunded,
+    PoolRakeTaken,
 }
 
 impl Kind {
@@ -390,6 +442,10 @@ impl Kind {
             WalletEvent::BET_PAYOUT_REVERSED => Self::BetPayoutReversed,
             WalletEvent::CASH_OUT_OFFERED => Self::CashOutOffered,
             WalletEvent::BET_CASHED_OUT => Self::BetCashedOut,
+            WalletEvent::POOL_ENTERED => Self::PoolEntered,
+            WalletEvent::POOL_PAID => Self::PoolPaid,
+            WalletEvent::POOL_REFUNDED => Self::PoolRefunded,
+            WalletEvent::POOL_RAKE_TAKEN => Self::PoolRakeTaken,
             _ => return None,
         })
     }
@@ -410,6 +466,10 @@ impl Kind {
             Self::BetPayoutReversed => WalletEvent::BET_PAYOUT_REVERSED,
             Self::CashOutOffered => WalletEvent::CASH_OUT_OFFERED,
             Self::BetCashedOut => WalletEvent::BET_CASHED_OUT,
+            Self::PoolEntered => WalletEvent::POOL_ENTERED,
+            Self::PoolPaid => WalletEvent::POOL_PAID,
+            Self::PoolRefunded => WalletEvent::POOL_REFUNDED,
+            Self::PoolRakeTaken => WalletEvent::POOL_RAKE_TAKEN,
         }
     }
 
@@ -432,6 +492,7 @@ impl Kind {
             | Self::BetPayoutReversed
             | Self::CashOutOffered
             | Self::BetCashedOut => 1,
+            Self::PoolEntered | Self::PoolPaid | Self::PoolRefunded | Self::PoolRakeTaken => 1,
         }
     }
 
@@ -455,6 +516,10 @@ impl Kind {
                 WalletEvent::CashOutOffered(CashOutOffered::deserialize(payload)?)
             }
             Self::BetCashedOut => WalletEvent::BetCashedOut(BetCashedOut::deserialize(payload)?),
+            Self::PoolEntered => WalletEvent::PoolEntered(PoolEntered::deserialize(payload)?),
+            Self::PoolPaid => WalletEvent::PoolPaid(PoolEntryPaid::deserialize(payload)?),
+            Self::PoolRefunded => WalletEvent::PoolRefunded(PoolEntryPaid::deserialize(payload)?),
+            Self::PoolRakeTaken => WalletEvent::PoolRakeTaken(PoolRakeTaken::deserialize(payload)?),
         })
     }
 

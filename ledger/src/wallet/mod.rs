@@ -3,7 +3,7 @@
 //! events into state. Both are pure.
 
 pub mod bet;
-mod decide;
+pub(crate) mod decide;
 mod event;
 pub mod schemas;
 pub mod upcast;
@@ -14,11 +14,12 @@ pub use bet::{AcceptCashOut, Bet, BetLeg, BetStatus, CashOutOffer, OfferCashOut,
 pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
 pub use event::{
     AccountOpened, BetCashedOut, BetLegPlaced, BetLegSettled, BetPaid, BetPayoutReversed,
-    BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
+    BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, PoolEntered,
+    PoolEntryPaid, WalletEvent,
 };
 
 use crate::book::{Balance, Side};
-use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, Transfer};
+use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, PoolEntryId, Transfer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldStatus {
@@ -54,6 +55,17 @@ pub struct Wallet {
     /// Sportsbook bets, kept apart from `holds`: only settlement and
     /// cash-out resolve a bet's stake.
     pub bets: HashMap<BetId, Bet>,
+    /// Parimutuel pool entries and whether their escrow has paid them out.
+    pub pool_entries: HashMap<PoolEntryId, PoolEntryStatus>,
+}
+
+/// A pool entry as its wallet sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolEntryStatus {
+    /// The stake is in the pool's escrow.
+    Open,
+    /// The pool paid the entry its share (or refunded it): done.
+    PaidOut,
 }
 
 impl Wallet {
@@ -85,6 +97,7 @@ impl WalletState {
                     balance: Balance::default(),
                     holds: HashMap::new(),
                     bets: HashMap::new(),
+                    pool_entries: HashMap::new(),
                 });
             }
             other => {
@@ -118,6 +131,16 @@ fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
         }
         WalletEvent::HoldPosted(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Posted),
         WalletEvent::HoldVoided(e) => set_hold_status(wallet, e.hold_id, HoldStatus::Voided),
+        WalletEvent::PoolEntered(e) => {
+            wallet
+                .pool_entries
+                .insert(e.entry_id, PoolEntryStatus::Open);
+        }
+        WalletEvent::PoolPaid(e) | WalletEvent::PoolRefunded(e) => {
+            wallet
+                .pool_entries
+                .insert(e.entry_id, PoolEntryStatus::PaidOut);
+        }
         _ => bet::evolve(wallet, event),
     }
 }
