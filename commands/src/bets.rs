@@ -191,7 +191,9 @@ async fn offer_cash_out(
             .map_err(|_| ApiError::Unavailable)?;
         match current.state {
             Aggregate::Market(market) => markets.push(market),
-            Aggregate::Wallet(_) => return Err(Rejection::MarketNotFound.into()),
+            Aggregate::Wallet(_) | Aggregate::Pool(_) => {
+                return Err(Rejection::MarketNotFound.into())
+            }
         }
     }
     let refs: Vec<&MarketState> = markets.iter().collect();

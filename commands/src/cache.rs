@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use ledger::pool::{Pool, PoolEvent, PoolState};
 use ledger::sportsbook::market::{Market, MarketEvent, MarketState};
 use ledger::store::{EventStore, PgEventStore, RecordedEvent, StreamHead, READ_EVENTS_MAX};
 use ledger::wallet::{Wallet, WalletEvent, WalletState};
@@ -15,12 +16,15 @@ use ledger::StreamId;
 
 /// How `StreamId::market` names a market's stream.
 const MARKET_STREAM_PREFIX: &str = "market-";
+/// How `StreamId::pool` names a pool's stream.
+const POOL_STREAM_PREFIX: &str = "pool-";
 
 /// The state of one stream, of whichever aggregate the stream holds.
 #[derive(Debug, Clone)]
 pub enum Aggregate {
     Wallet(WalletState),
     Market(MarketState),
+    Pool(PoolState),
 }
 
 impl Aggregate {
@@ -28,6 +32,8 @@ impl Aggregate {
     pub fn empty(stream: &StreamId) -> Self {
         if stream.as_str().starts_with(MARKET_STREAM_PREFIX) {
             Self::Market(MarketState::default())
+        } else if stream.as_str().starts_with(POOL_STREAM_PREFIX) {
+            Self::Pool(PoolState::default())
         } else {
             Self::Wallet(WalletState::default())
         }
@@ -45,6 +51,9 @@ impl Aggregate {
             }
             Self::Market(state) => {
                 Self::Market(state.evolve(&MarketEvent::from_stored(event_type, version, payload)?))
+            }
+            Self::Pool(state) => {
+                Self::Pool(state.evolve(&PoolEvent::from_stored(event_type, version, payload)?))
             }
         })
     }
@@ -68,7 +77,7 @@ impl Cached {
     pub fn wallet(&self) -> Option<&Wallet> {
         match &self.state {
             Aggregate::Wallet(state) => state.wallet.as_ref(),
-            Aggregate::Market(_) => None,
+            Aggregate::Market(_) | Aggregate::Pool(_) => None,
         }
     }
 
@@ -76,7 +85,15 @@ impl Cached {
     pub fn market(&self) -> Option<&Market> {
         match &self.state {
             Aggregate::Market(state) => state.market.as_ref(),
-            Aggregate::Wallet(_) => None,
+            Aggregate::Wallet(_) | Aggregate::Pool(_) => None,
+        }
+    }
+
+    /// The pool, when the stream is a created pool.
+    pub fn pool(&self) -> Option<&Pool> {
+        match &self.state {
+            Aggregate::Pool(state) => state.pool.as_ref(),
+            Aggregate::Wallet(_) | Aggregate::Market(_) => None,
         }
     }
 }

@@ -8,6 +8,8 @@ mod cache;
 mod config;
 mod error;
 mod markets;
+pub mod pool_payouts;
+mod pools;
 mod render;
 mod rinha;
 pub mod settlement;
@@ -22,6 +24,7 @@ use ledger::store::PgEventStore;
 pub use cache::StateCache;
 pub use config::CommandsConfig;
 pub use error::ApiError;
+pub use pool_payouts::{PoolPayer, PoolPayerHandle, PoolPayoutConfig, PoolStep};
 pub use rinha::{seed_clients as seed_rinha_clients, RINHA_CLIENTS};
 pub use settlement::{SettlementConfig, Settler, SettlerHandle};
 pub use writer::Writer;
@@ -34,6 +37,7 @@ pub struct AppState {
     pub(crate) cache: Arc<StateCache>,
     pub(crate) config: CommandsConfig,
     pub(crate) settler: SettlerHandle,
+    pub(crate) pool_payer: PoolPayerHandle,
 }
 
 impl AppState {
@@ -43,6 +47,7 @@ impl AppState {
         let state = Self::start_writer(store, config);
         let settler = state.settler(state.config.settlement.clone());
         tokio::spawn(settler.run());
+        tokio::spawn(state.pool_payer(PoolPayoutConfig::default()).run());
         state
     }
 
@@ -57,6 +62,7 @@ impl AppState {
             cache,
             config,
             settler: SettlerHandle::default(),
+            pool_payer: PoolPayerHandle::default(),
         }
     }
 
@@ -70,12 +76,24 @@ impl AppState {
             self.settler.clone(),
         )
     }
+
+    /// The pools' process (closing at close time, paying out) sharing this
+    /// node's state cache, woken when a pool is settled or cancelled here.
+    pub fn pool_payer(&self, config: PoolPayoutConfig) -> PoolPayer {
+        PoolPayer::new(
+            self.store.clone(),
+            self.cache.clone(),
+            config,
+            self.pool_payer.clone(),
+        )
+    }
 }
 
 /// The `/v1` command API.
 pub fn router(state: AppState) -> Router {
     markets::router(state.clone())
         .merge(bets::router(state.clone()))
+        .merge(pools::router(state.clone()))
         .merge(wallets::router(state))
 }
 

@@ -19,7 +19,7 @@ use crate::cache::StateCache;
 use crate::render::{Render, Reply};
 use crate::{ApiError, CommandsConfig};
 
-pub(crate) use command::{BetDecided, Command, MarketRender};
+pub(crate) use command::{BetDecided, Command, EntryDecided, MarketRender, PoolRender};
 
 /// A command on its way to the writer.
 pub(crate) struct Submission {
