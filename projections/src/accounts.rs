@@ -339,6 +339,11 @@ impl<'a> PostingContext<'a> {
             | WalletEvent::BetPayoutReversed(_)
             | WalletEvent::CashOutOffered(_)
             | WalletEvent::BetCashedOut(_) => (None, None),
+            // Pool money carries no free text either.
+            WalletEvent::PoolEntered(_)
+            | WalletEvent::PoolPaid(_)
+            | WalletEvent::PoolRefunded(_)
+            | WalletEvent::PoolRakeTaken(_) => (None, None),
         };
         Ok(Self {
             recorded,

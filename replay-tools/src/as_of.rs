@@ -368,6 +368,11 @@ impl<'a> Follow<'a> {
             | WalletEvent::BetPayoutReversed(_)
             | WalletEvent::CashOutOffered(_)
             | WalletEvent::BetCashedOut(_) => (None, None),
+            // Pool money carries no free text either.
+            WalletEvent::PoolEntered(_)
+            | WalletEvent::PoolPaid(_)
+            | WalletEvent::PoolRefunded(_)
+            | WalletEvent::PoolRakeTaken(_) => (None, None),
         };
         if let Some(hold_id) = hold_id {
             if phase == Phase::PendingPlaced {

@@ -105,7 +105,11 @@ pub(super) fn bet_id(event: &WalletEvent) -> Option<Uuid> {
         | WalletEvent::FundsWithdrawn(_)
         | WalletEvent::HoldPlaced(_)
         | WalletEvent::HoldPosted(_)
-        | WalletEvent::HoldVoided(_) => return None,
+        | WalletEvent::HoldVoided(_)
+        | WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => return None,
     };
     Some(id.as_uuid())
 }
@@ -362,7 +366,11 @@ fn change(row: &mut BetRow, at: At, event: &WalletEvent) -> Result<bool, Error> 
         | WalletEvent::FundsWithdrawn(_)
         | WalletEvent::HoldPlaced(_)
         | WalletEvent::HoldPosted(_)
-        | WalletEvent::HoldVoided(_) => return Ok(false),
+        | WalletEvent::HoldVoided(_)
+        | WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => return Ok(false),
     }
     Ok(true)
 }

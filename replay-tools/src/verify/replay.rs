@@ -138,6 +138,11 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
         | WalletEvent::BetPayoutReversed(_)
         | WalletEvent::CashOutOffered(_)
         | WalletEvent::BetCashedOut(_) => (None, None),
+        // Pool money carries no free text either.
+        WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => (None, None),
     };
     // The code as stored in the event (`deposit`, ...), through serde, so
     // that a code added to the ledger needs no change here.
