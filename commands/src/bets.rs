@@ -191,7 +191,7 @@ async fn offer_cash_out(
             .map_err(|_| ApiError::Unavailable)?;
         match current.state {
             Aggregate::Market(market) => markets.push(market),
-            Aggregate::Wallet(_) | Aggregate::Show(_) => {
+            Aggregate::Wallet(_) | Aggregate::Show(_) | Aggregate::Pool(_) => {
                 return Err(Rejection::MarketNotFound.into())
             }
         }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use ledger::box_office::{Show, ShowEvent, ShowState};
+use ledger::pool::{Pool, PoolEvent, PoolState};
 use ledger::sportsbook::market::{Market, MarketEvent, MarketState};
 use ledger::store::{EventStore, PgEventStore, RecordedEvent, StreamHead, READ_EVENTS_MAX};
 use ledger::wallet::{Wallet, WalletEvent, WalletState};
@@ -18,6 +19,8 @@ use ledger::StreamId;
 const MARKET_STREAM_PREFIX: &str = "market-";
 /// How `StreamId::show` names a show's stream.
 const SHOW_STREAM_PREFIX: &str = "show-";
+/// How `StreamId::pool` names a pool's stream.
+const POOL_STREAM_PREFIX: &str = "pool-";
 
 /// The state of one stream, of whichever aggregate the stream holds.
 #[derive(Debug, Clone)]
@@ -25,6 +28,7 @@ pub enum Aggregate {
     Wallet(WalletState),
     Market(MarketState),
     Show(ShowState),
+    Pool(PoolState),
 }
 
 impl Aggregate {
@@ -34,6 +38,8 @@ impl Aggregate {
             Self::Market(MarketState::default())
         } else if stream.as_str().starts_with(SHOW_STREAM_PREFIX) {
             Self::Show(ShowState::default())
+        } else if stream.as_str().starts_with(POOL_STREAM_PREFIX) {
+            Self::Pool(PoolState::default())
         } else {
             Self::Wallet(WalletState::default())
         }
@@ -54,6 +60,9 @@ impl Aggregate {
             }
             Self::Show(state) => {
                 Self::Show(state.evolve(&ShowEvent::from_stored(event_type, version, payload)?))
+            }
+            Self::Pool(state) => {
+                Self::Pool(state.evolve(&PoolEvent::from_stored(event_type, version, payload)?))
             }
         })
     }
@@ -77,7 +86,7 @@ impl Cached {
     pub fn wallet(&self) -> Option<&Wallet> {
         match &self.state {
             Aggregate::Wallet(state) => state.wallet.as_ref(),
-            Aggregate::Market(_) | Aggregate::Show(_) => None,
+            Aggregate::Market(_) | Aggregate::Show(_) | Aggregate::Pool(_) => None,
         }
     }
 
@@ -85,7 +94,7 @@ impl Cached {
     pub fn market(&self) -> Option<&Market> {
         match &self.state {
             Aggregate::Market(state) => state.market.as_ref(),
-            Aggregate::Wallet(_) | Aggregate::Show(_) => None,
+            Aggregate::Wallet(_) | Aggregate::Show(_) | Aggregate::Pool(_) => None,
         }
     }
 
@@ -93,7 +102,15 @@ impl Cached {
     pub fn show(&self) -> Option<&Show> {
         match &self.state {
             Aggregate::Show(state) => state.show.as_ref(),
-            Aggregate::Wallet(_) | Aggregate::Market(_) => None,
+            Aggregate::Wallet(_) | Aggregate::Market(_) | Aggregate::Pool(_) => None,
+        }
+    }
+
+    /// The pool, when the stream is a created pool.
+    pub fn pool(&self) -> Option<&Pool> {
+        match &self.state {
+            Aggregate::Pool(state) => state.pool.as_ref(),
+            Aggregate::Wallet(_) | Aggregate::Market(_) | Aggregate::Show(_) => None,
         }
     }
 }

@@ -9,6 +9,8 @@ mod cache;
 mod config;
 mod error;
 mod markets;
+pub mod pool_payouts;
+mod pools;
 mod render;
 mod rinha;
 pub mod settlement;
@@ -25,6 +27,7 @@ pub use box_office::{BoxOfficeConfig, BoxOfficeHandle, BoxOfficeProcess};
 pub use cache::StateCache;
 pub use config::CommandsConfig;
 pub use error::ApiError;
+pub use pool_payouts::{PoolPayer, PoolPayerHandle, PoolPayoutConfig, PoolStep};
 pub use rinha::{seed_clients as seed_rinha_clients, RINHA_CLIENTS};
 pub use settlement::{SettlementConfig, Settler, SettlerHandle};
 pub use writer::Writer;
@@ -38,6 +41,7 @@ pub struct AppState {
     pub(crate) config: CommandsConfig,
     pub(crate) settler: SettlerHandle,
     pub(crate) box_office: BoxOfficeHandle,
+    pub(crate) pool_payer: PoolPayerHandle,
 }
 
 impl AppState {
@@ -49,6 +53,7 @@ impl AppState {
         tokio::spawn(settler.run());
         let box_office = state.box_office(state.config.box_office.clone());
         tokio::spawn(box_office.run());
+        tokio::spawn(state.pool_payer(PoolPayoutConfig::default()).run());
         state
     }
 
@@ -64,6 +69,7 @@ impl AppState {
             config,
             settler: SettlerHandle::default(),
             box_office: BoxOfficeHandle::default(),
+            pool_payer: PoolPayerHandle::default(),
         }
     }
 
@@ -75,6 +81,17 @@ impl AppState {
             self.cache.clone(),
             config,
             self.settler.clone(),
+        )
+    }
+
+    /// The pools' process (closing at close time, paying out) sharing this
+    /// node's state cache, woken when a pool is settled or cancelled here.
+    pub fn pool_payer(&self, config: PoolPayoutConfig) -> PoolPayer {
+        PoolPayer::new(
+            self.store.clone(),
+            self.cache.clone(),
+            config,
+            self.pool_payer.clone(),
         )
     }
 }
@@ -97,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     markets::router(state.clone())
         .merge(bets::router(state.clone()))
         .merge(shows::router(state.clone()))
+        .merge(pools::router(state.clone()))
         .merge(wallets::router(state))
 }
 

@@ -59,6 +59,17 @@ impl AccountId {
         Self("box-office:revenue".into())
     }
 
+    /// A parimutuel pool's escrow: entries are paid into it and payouts,
+    /// refunds and the rake out of it, so it is 0 once the pool is done.
+    pub fn pool(pool: &PoolId) -> Self {
+        Self(format!("pool:{pool}"))
+    }
+
+    /// The operator's take of the pools.
+    pub fn rake() -> Self {
+        Self("fees:rake".into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -265,6 +276,66 @@ impl std::fmt::Display for ShowId {
     }
 }
 
+/// Longest pool id an operator may choose.
+pub const POOL_ID_LEN_MAX: usize = 64;
+
+/// A parimutuel pool, named by the operator: 1–64 characters of
+/// `[A-Za-z0-9_.-]`, safe in a stream id, an account id and a URL path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PoolId(String);
+
+impl PoolId {
+    pub fn parse(id: &str) -> Result<Self, Rejection> {
+        let valid_chars = id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if id.is_empty() || id.len() > POOL_ID_LEN_MAX || !valid_chars {
+            return Err(Rejection::InvalidPoolId(format!(
+                "{id:?} must be 1 to {POOL_ID_LEN_MAX} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            )));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PoolId {
+    type Error = Rejection;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PoolId> for String {
+    fn from(value: PoolId) -> Self {
+        value.0
+    }
+}
+
+impl JsonSchema for PoolId {
+    fn schema_name() -> Cow<'static, str> {
+        "PoolId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A parimutuel pool, named by the operator: 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.-]{1,64}$"
+        })
+    }
+}
+
+impl std::fmt::Display for PoolId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The id of an event stream, e.g. `account-alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -288,6 +359,11 @@ impl StreamId {
     /// The stream of a show: its seat inventory.
     pub fn show(show: &ShowId) -> Self {
         Self(format!("show-{show}"))
+    }
+
+    /// The stream of a parimutuel pool.
+    pub fn pool(pool: &PoolId) -> Self {
+        Self(format!("pool-{pool}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -384,6 +460,12 @@ uuid_id!(
     TicketId,
     "Identifies one seat's ticket, derived from its reservation and the seat's index."
 );
+uuid_id!(
+    /// Identifies one entry in a parimutuel pool. Its stake's transfer has
+    /// the same UUID.
+    PoolEntryId,
+    "Identifies one entry in a parimutuel pool; its stake's transfer has the same UUID."
+);
 
 #[cfg(test)]
 mod tests {
@@ -431,7 +513,22 @@ mod tests {
     }
 
     #[test]
+    fn pool_ids_are_validated() {
+        let id = PoolId::parse("derby-2026.win").expect("valid");
+        assert_eq!(StreamId::pool(&id).as_str(), "pool-derby-2026.win");
+        assert_eq!(AccountId::pool(&id).as_str(), "pool:derby-2026.win");
+        for bad in ["", "a b", "a:b", "é", &"x".repeat(65)] {
+            assert_eq!(
+                PoolId::parse(bad).map_err(|r| r.code()),
+                Err("invalid_pool_id"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn system_accounts_are_recognised() {
+        assert!(AccountId::rake().is_system());
         assert!(AccountId::house().is_system());
         assert!(AccountId::cash().is_system());
         assert!(!AccountId::parse("alice")

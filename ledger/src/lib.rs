@@ -10,6 +10,7 @@ pub mod box_office;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod pool;
 pub mod rejection;
 pub mod sportsbook;
 pub mod store;
@@ -20,8 +21,8 @@ pub mod wallet;
 
 pub use error::{error_chain, Error};
 pub use ids::{
-    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, ReservationId, SettlementId, ShowId,
-    StreamId, TicketId, TransferId,
+    AccountId, BetId, HoldId, MarketId, OfferId, PaymentRef, PoolEntryId, PoolId, ReservationId,
+    SettlementId, ShowId, StreamId, TicketId, TransferId,
 };
 pub use money::{Amount, CreditLimit, Currency};
 pub use rejection::Rejection;

@@ -100,6 +100,31 @@ pub enum Rejection {
     TicketNotFound,
     #[error("ticket is already cancelled")]
     TicketAlreadyCancelled,
+    #[error("invalid pool id: {0}")]
+    InvalidPoolId(String),
+    #[error("invalid pool: {0}")]
+    InvalidPool(String),
+    #[error("pool not found")]
+    PoolNotFound,
+    #[error("pool already exists")]
+    PoolExists,
+    #[error("the pool is not open for entries")]
+    PoolNotOpen,
+    #[error("the pool takes no more entries (at most {max})")]
+    PoolFull { max: usize },
+    #[error("the entry is below the pool's minimum of {min}")]
+    BelowMinimumEntry { min: i64 },
+    #[error("outcome {0} is not one of the pool's outcomes")]
+    OutcomeNotFound(u16),
+    /// A lifecycle command the pool's current status does not allow.
+    #[error("not allowed while the pool is {status}")]
+    InvalidPoolState { status: String },
+    #[error("the pool must be closed before it is settled")]
+    PoolNotClosed,
+    #[error("the pool is already settled or settling")]
+    PoolAlreadySettled,
+    #[error("pool entry not found")]
+    PoolEntryNotFound,
 }
 
 fn decimal_odds(ten_thousandths: u64) -> crate::sportsbook::odds::Odds {
@@ -155,6 +180,18 @@ impl Rejection {
             Self::ReservationNotOpen { .. } => "reservation_not_open",
             Self::TicketNotFound => "ticket_not_found",
             Self::TicketAlreadyCancelled => "ticket_already_cancelled",
+            Self::InvalidPoolId(_) => "invalid_pool_id",
+            Self::InvalidPool(_) => "invalid_pool",
+            Self::PoolNotFound => "pool_not_found",
+            Self::PoolExists => "pool_exists",
+            Self::PoolNotOpen => "pool_not_open",
+            Self::PoolFull { .. } => "pool_full",
+            Self::BelowMinimumEntry { .. } => "below_minimum_entry",
+            Self::OutcomeNotFound(_) => "outcome_not_found",
+            Self::InvalidPoolState { .. } => "invalid_pool_state",
+            Self::PoolNotClosed => "pool_not_closed",
+            Self::PoolAlreadySettled => "pool_already_settled",
+            Self::PoolEntryNotFound => "pool_entry_not_found",
         }
     }
 }

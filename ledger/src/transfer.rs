@@ -29,6 +29,14 @@ pub enum TransferCode {
     Ticket,
     // A ticket's money given back: `box-office:revenue` → wallet.
     TicketRefund,
+    // A pool entry's stake: wallet → the pool's escrow `pool:{id}`.
+    PoolEntry,
+    // A winning pool entry's share of the pot: `pool:{id}` → wallet.
+    PoolPayout,
+    // A pool entry's stake given back (cancelled, or no winning entry).
+    PoolRefund,
+    // The operator's take of a settled pool: `pool:{id}` → `fees:rake`.
+    Rake,
 }
 
 /// One money movement: `amount` leaves `debit` and arrives in `credit`.

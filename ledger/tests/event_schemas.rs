@@ -32,6 +32,7 @@ fn all_schemas() -> Vec<EventSchema> {
     let mut all = schemas::all();
     all.extend(market::schemas::all());
     all.extend(ledger::box_office::schemas::all());
+    all.extend(ledger::pool::schemas::all());
     all
 }
 
@@ -208,6 +209,7 @@ fn what_the_current_code_writes_obeys_the_current_schemas() {
     let (seat_events, shows) = box_office_events();
     written.extend(seat_events.iter().map(|e| (e.event_type(), e.payload())));
     written.extend(shows.iter().map(|e| (e.event_type(), e.payload())));
+    written.extend(pool_events().iter().map(|(t, p)| (*t, p.clone())));
     let mut seen: Vec<&str> = written.iter().map(|(t, _)| *t).collect();
     seen.sort_unstable();
     seen.dedup();
@@ -345,6 +347,111 @@ fn box_office_events() -> (Vec<WalletEvent>, Vec<ledger::box_office::ShowEvent>)
         }
     }
     (wallet_events, show_events)
+}
+
+/// One pool event of every type, and the wallet's pool events, as the
+/// decisions make them: a pool settled with a rake, and one cancelled.
+fn pool_events() -> Vec<(&'static str, serde_json::Value)> {
+    use ledger::pool::{
+        decide_entry, decide_payment, decide_pool, EnterPool, PayEntry, PoolCommand, PoolState,
+    };
+    use ledger::{PoolEntryId, PoolId};
+    let mut written = Vec::new();
+    let mut wallet = WalletState::default();
+    for command in [
+        WalletCommand::Open {
+            account: AccountId::parse("alice").expect("id"),
+            currency: Currency::parse("EUR").expect("EUR"),
+            credit_limit: CreditLimit::ZERO,
+        },
+        WalletCommand::Deposit {
+            transfer_id: TransferId::generate(),
+            amount: Amount::new(10_000).expect("amount"),
+            currency: None,
+            description: None,
+            payment_ref: None,
+        },
+    ] {
+        for e in decide(&wallet, &command).expect("accepted") {
+            wallet = wallet.evolve(&e);
+        }
+    }
+    let now = Utc
+        .with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+        .single()
+        .expect("time");
+    for (name, cancel) in [("settled", false), ("cancelled", true)] {
+        let id = PoolId::parse(name).expect("id");
+        let mut pool = PoolState::default();
+        type Written = Vec<(&'static str, serde_json::Value)>;
+        fn run_on(written: &mut Written, pool: &mut PoolState, command: PoolCommand) {
+            for e in decide_pool(pool, &command).expect("accepted") {
+                written.push((e.event_type(), e.payload()));
+                *pool = std::mem::take(pool).evolve(&e);
+            }
+        }
+        run_on(
+            &mut written,
+            &mut pool,
+            PoolCommand::Create {
+                pool: id.clone(),
+                name: "Derby".into(),
+                outcomes: vec!["A".into(), "B".into()],
+                min_entry: 1,
+                rake_bp: 1_000,
+                closes_at: now + Duration::hours(1),
+                currency: Currency::parse("EUR").expect("EUR"),
+            },
+        );
+        let entry_id = PoolEntryId::generate();
+        let entry = EnterPool {
+            entry_id,
+            pool: id.clone(),
+            outcome: 0,
+            stake: Amount::new(1_000).expect("amount"),
+            now,
+        };
+        let decided = decide_entry(&wallet, &pool, &entry).expect("entered");
+        for e in &decided.wallet {
+            written.push((e.event_type(), e.payload()));
+            wallet = std::mem::take(&mut wallet).evolve(e);
+        }
+        for e in &decided.pool {
+            written.push((e.event_type(), e.payload()));
+            pool = std::mem::take(&mut pool).evolve(e);
+        }
+        if cancel {
+            run_on(&mut written, &mut pool, PoolCommand::Cancel);
+        } else {
+            run_on(&mut written, &mut pool, PoolCommand::Close);
+            run_on(
+                &mut written,
+                &mut pool,
+                PoolCommand::Settle { winners: vec![0] },
+            );
+        }
+        let amount = if cancel { 1_000 } else { 900 };
+        let pay = PayEntry {
+            pool: id.clone(),
+            entry_id,
+            amount: Amount::new(amount).expect("amount"),
+            refund: cancel,
+        };
+        for e in decide_payment(&wallet, &pay).expect("paid") {
+            written.push((e.event_type(), e.payload()));
+            wallet = std::mem::take(&mut wallet).evolve(&e);
+        }
+        run_on(
+            &mut written,
+            &mut pool,
+            PoolCommand::RecordProgress {
+                entries_done: 1,
+                paid: amount,
+            },
+        );
+        run_on(&mut written, &mut pool, PoolCommand::Finish);
+    }
+    written
 }
 
 /// One sportsbook event of every type (wallet and market), as the

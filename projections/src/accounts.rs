@@ -344,6 +344,11 @@ impl<'a> PostingContext<'a> {
             | WalletEvent::SeatsPurchased(_)
             | WalletEvent::SeatsReleased(_)
             | WalletEvent::TicketRefunded(_) => (None, None),
+            // Pool money carries no free text either.
+            WalletEvent::PoolEntered(_)
+            | WalletEvent::PoolPaid(_)
+            | WalletEvent::PoolRefunded(_)
+            | WalletEvent::PoolRakeTaken(_) => (None, None),
         };
         Ok(Self {
             recorded,

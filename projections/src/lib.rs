@@ -6,6 +6,7 @@
 //!   projections with checkpoints of their own.
 //! - [`sportsbook`]: markets (odds, liability per outcome, settlement) and
 //!   bets with their legs, as one projection.
+//! - [`pools`]: parimutuel pools, their outcomes and entries.
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
 //! - [`rebuild`]: a projection replayed from position 0 into fresh tables
 //!   while the live ones serve, then swapped in.
@@ -14,6 +15,7 @@
 
 pub mod accounts;
 mod error;
+pub mod pools;
 pub mod rebuild;
 pub mod runner;
 pub mod sportsbook;
@@ -28,6 +30,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use accounts::{Balances, Statements};
 pub use error::Error;
 pub use ledger::error_chain;
+pub use pools::Pools;
 pub use rebuild::{Rebuild, RebuildOptions};
 pub use runner::{Projection, ProjectionsConfig, Runner, Step, CHECKPOINTS_CHANNEL};
 pub use sportsbook::Sportsbook;
@@ -49,7 +52,8 @@ pub fn spawn(
     let pool = store.pool().clone();
     let balances = Runner::new(store.clone(), pool.clone(), Balances, config.clone())?;
     let statements = Runner::new(store.clone(), pool.clone(), Statements, config.clone())?;
-    let sportsbook = Runner::new(store, pool, Sportsbook, config)?;
+    let sportsbook = Runner::new(store.clone(), pool.clone(), Sportsbook, config.clone())?;
+    let pools = Runner::new(store, pool, Pools, config)?;
 
     let (stop, stopped) = watch::channel(false);
     let mut runners = JoinSet::new();
@@ -61,8 +65,12 @@ pub fn spawn(
     runners.spawn(async move {
         statements.run(signalled(statements_stopped)).await;
     });
+    let sportsbook_stopped = stopped.clone();
     runners.spawn(async move {
-        sportsbook.run(signalled(stopped)).await;
+        sportsbook.run(signalled(sportsbook_stopped)).await;
+    });
+    runners.spawn(async move {
+        pools.run(signalled(stopped)).await;
     });
 
     Ok(tokio::spawn(async move {

@@ -564,7 +564,7 @@ async fn spawn_runs_the_projections_until_shutdown(pool: PgPool) {
     // pool of the binary's default size, as `serve` does, rather than the
     // test's small one, which the test's own appends also draw from.
     let runners_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(20)
+        .max_connections(24)
         .connect_with((*pool.connect_options()).clone())
         .await
         .expect("connect");

@@ -62,6 +62,9 @@ impl AccountsQuery {
             // a bet and asks for it must wait for that one too.
             if ctx.look_ahead().field("bets").exists() {
                 wait_at_least(models, at_least, &ACCOUNTS_AND_BETS).await?;
+            } else if ctx.look_ahead().field("poolEntries").exists() {
+                // Entries come from the pools projection, likewise.
+                wait_at_least(models, at_least, &ACCOUNTS_AND_POOLS).await?;
             } else {
                 wait_at_least(models, at_least, &projections::accounts::ALL).await?;
             }
@@ -175,6 +178,26 @@ impl Account {
         .await
         .map_err(QueryError::into_graphql)
     }
+
+    /// This account's parimutuel pool entries in this currency, newest
+    /// first: `after` pages on to older ones.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn pool_entries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<OpaqueCursor<i64>, crate::pools::PoolEntry>> {
+        async {
+            let models = read_models(ctx)?;
+            let first = page_items(first)?;
+            let after = after.as_deref().map(decode_cursor).transpose()?;
+            crate::pools::entries_page(&models.pool, self, first, after).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
 }
 
 /// One account's side of one money movement.
@@ -276,6 +299,12 @@ fn parse_currency(code: &str) -> Result<ledger::Currency, QueryError> {
 }
 
 /// What `account` waits for when it is asked for bets too.
+const ACCOUNTS_AND_POOLS: [&str; 3] = [
+    projections::accounts::BALANCES,
+    projections::accounts::STATEMENTS,
+    projections::pools::POOLS,
+];
+
 const ACCOUNTS_AND_BETS: [&str; 3] = [
     projections::accounts::BALANCES,
     projections::accounts::STATEMENTS,

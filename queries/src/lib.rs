@@ -5,6 +5,8 @@
 //!   read-your-writes.
 //! - [`sportsbook`]: `market` and `markets` (outcomes, odds, liability,
 //!   result, settlement progress), and the bets of `Account.bets`.
+//! - [`pools`]: `pool` and `pools` (pot, stake and payout per unit of each
+//!   outcome), and the entries of `Account.poolEntries`.
 //! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
 //! - [`QueryError`]: every error a client can see, with its stable code.
 //!
@@ -14,6 +16,7 @@
 pub mod accounts;
 mod error;
 pub mod http;
+pub mod pools;
 pub mod sportsbook;
 
 use std::time::Duration;
@@ -24,11 +27,12 @@ use sqlx::PgPool;
 pub use accounts::AccountsQuery;
 pub use error::QueryError;
 pub use http::router;
+pub use pools::PoolsQuery;
 pub use sportsbook::SportsbookQuery;
 
-/// The query root: the accounts' fields and the sportsbook's.
+/// The query root: the accounts' fields, the sportsbook's and the pools'.
 #[derive(Default, MergedObject)]
-pub struct Query(AccountsQuery, SportsbookQuery);
+pub struct Query(AccountsQuery, SportsbookQuery, PoolsQuery);
 
 /// The GraphQL schema served by [`router`].
 pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;

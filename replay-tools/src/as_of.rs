@@ -373,6 +373,11 @@ impl<'a> Follow<'a> {
             | WalletEvent::SeatsPurchased(_)
             | WalletEvent::SeatsReleased(_)
             | WalletEvent::TicketRefunded(_) => (None, None),
+            // Pool money carries no free text either.
+            WalletEvent::PoolEntered(_)
+            | WalletEvent::PoolPaid(_)
+            | WalletEvent::PoolRefunded(_)
+            | WalletEvent::PoolRakeTaken(_) => (None, None),
         };
         if let Some(hold_id) = hold_id {
             if phase == Phase::PendingPlaced {

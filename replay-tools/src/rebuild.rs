@@ -11,7 +11,7 @@ use projections::rebuild::{
     Ended, Progress, RebuildOptions, Rebuilt, Start, SWAP_LOCK_TIMEOUT_MAX_MS,
 };
 use projections::runner::BATCH_EVENTS_LIMIT;
-use projections::{Balances, Projection, Rebuild, Sportsbook, Statements};
+use projections::{Balances, Pools, Projection, Rebuild, Sportsbook, Statements};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -32,6 +32,9 @@ pub enum Which {
     /// Markets, their outcomes, bets and their legs (`markets`,
     /// `market_outcomes`, `bets`, `bet_legs`).
     Sportsbook,
+    /// Parimutuel pools, their outcomes and entries (`pools`,
+    /// `pool_outcomes`, `pool_entries`).
+    Pools,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +107,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
         Which::Balances => rebuild(&pool, Balances, options).await?,
         Which::Statements => rebuild(&pool, Statements, options).await?,
         Which::Sportsbook => rebuild(&pool, Sportsbook, options).await?,
+        Which::Pools => rebuild(&pool, Pools, options).await?,
     };
     let seconds = rebuilt.elapsed.as_secs_f64();
     let report = Report {
@@ -111,6 +115,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
             Which::Balances => Balances.name(),
             Which::Statements => Statements.name(),
             Which::Sportsbook => Sportsbook.name(),
+            Which::Pools => Pools.name(),
         },
         ended: match rebuilt.ended {
             Ended::Swapped => Outcome::Swapped,

@@ -203,10 +203,10 @@ async fn a_rebuild_under_load_fails_nothing_and_equals_a_fresh_replay(pool: PgPo
     ))
     .await;
     let (stop_projections, projections_stopped) = tokio::sync::oneshot::channel::<()>();
-    // Three runners (balances, statements, sportsbook), each up to four
+    // Four runners (balances, statements, sportsbook, pools), each up to four
     // connections: two stepping, its LISTEN, a read ahead.
     let live = projections::spawn(
-        PgEventStore::new(own_pool(&pool, 12).await),
+        PgEventStore::new(own_pool(&pool, 16).await),
         ProjectionsConfig {
             batch_events_max: 100,
             ..ProjectionsConfig::default()

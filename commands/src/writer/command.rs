@@ -3,13 +3,14 @@
 //! streams (a bet) is decided against all of them at once and commits with
 //! all of them or not at all.
 
+use ledger::pool::{decide_entry, decide_pool, EnterPool, Pool, PoolCommand, PoolEvent};
 use ledger::sportsbook::bet::{decide_bet, decide_cash_out_markets, PlaceBet};
 use ledger::sportsbook::market::{decide_market, Market, MarketCommand, MarketEvent, MarketState};
 use ledger::store::NewEvent;
 use ledger::wallet::{
     decide as decide_wallet, AcceptCashOut, Bet, Wallet, WalletCommand, WalletEvent, WalletState,
 };
-use ledger::{BetId, Rejection, StreamId};
+use ledger::{BetId, PoolEntryId, Rejection, StreamId};
 
 use crate::cache::{Aggregate, Cached};
 pub(crate) use box_office::{SeatsRender, SeatsRequest, ShowRender, Subject};
@@ -25,6 +26,13 @@ pub(crate) type MarketRender = fn(Result<(&Market, i64), &Rejection>) -> Saved;
 pub(crate) type BetDecided<'a> = Result<(&'a Wallet, i64, BetId, &'a Bet), &'a Rejection>;
 /// Builds the saved answer of a bet command (placing one, cashing one out).
 pub(crate) type BetRender = fn(BetDecided<'_>) -> Saved;
+/// Builds the saved answer of a pool command: the pool after it and its
+/// version, or why it was refused.
+pub(crate) type PoolRender = fn(Result<(&Pool, i64), &Rejection>) -> Saved;
+/// A decided pool entry: the wallet (and its version), the pool, the entry.
+pub(crate) type EntryDecided<'a> = Result<(&'a Wallet, i64, &'a Pool, PoolEntryId), &'a Rejection>;
+/// Builds the saved answer of a pool entry.
+pub(crate) type EntryRender = fn(EntryDecided<'_>) -> Saved;
 
 pub(crate) enum Command {
     Wallet {
@@ -61,6 +69,18 @@ pub(crate) enum Command {
         command: SeatsRequest,
         render: SeatsRender,
     },
+    /// An operator's command on a pool.
+    Pool {
+        stream: StreamId,
+        command: PoolCommand,
+        render: PoolRender,
+    },
+    /// `streams`: the wallet, then the pool.
+    PoolEntry {
+        streams: [StreamId; 2],
+        command: EnterPool,
+        render: EntryRender,
+    },
 }
 
 /// What deciding one command produced: its events on each of its streams
@@ -77,10 +97,12 @@ impl Command {
         match self {
             Self::Wallet { stream, .. }
             | Self::Market { stream, .. }
-            | Self::Show { stream, .. } => std::slice::from_ref(stream),
+            | Self::Show { stream, .. }
+            | Self::Pool { stream, .. } => std::slice::from_ref(stream),
             Self::Bet { streams, .. }
             | Self::CashOut { streams, .. }
             | Self::Seats { streams, .. } => streams,
+            Self::PoolEntry { streams, .. } => streams,
         }
     }
 
@@ -92,7 +114,10 @@ impl Command {
         match self {
             Self::Wallet { stream, .. }
             | Self::Market { stream, .. }
-            | Self::Show { stream, .. } => stream,
+            | Self::Show { stream, .. }
+            | Self::Pool { stream, .. } => stream,
+            // A pool's entries meet in its shard, as a market's bets do.
+            Self::PoolEntry { streams, .. } => &streams[1],
             Self::Bet { streams, .. } | Self::CashOut { streams, .. } => {
                 streams.get(1).unwrap_or(&streams[0])
             }
@@ -124,6 +149,12 @@ impl Command {
             Self::Seats {
                 command, render, ..
             } => box_office::decide_on_seats(command, *render, states),
+            Self::Pool {
+                command, render, ..
+            } => decide_on_pool(command, *render, states),
+            Self::PoolEntry {
+                command, render, ..
+            } => decide_on_entry(command, *render, states),
         }
     }
 }
@@ -213,7 +244,7 @@ fn market_states<'a>(markets: &'a [&mut Cached]) -> Vec<&'a MarketState> {
         .iter()
         .filter_map(|m| match &m.state {
             Aggregate::Market(state) => Some(state),
-            Aggregate::Wallet(_) | Aggregate::Show(_) => None,
+            Aggregate::Wallet(_) | Aggregate::Show(_) | Aggregate::Pool(_) => None,
         })
         .collect()
 }
@@ -221,7 +252,7 @@ fn market_states<'a>(markets: &'a [&mut Cached]) -> Vec<&'a MarketState> {
 fn wallet_state(wallet: &Cached) -> Option<&WalletState> {
     match &wallet.state {
         Aggregate::Wallet(state) => Some(state),
-        Aggregate::Market(_) | Aggregate::Show(_) => None,
+        Aggregate::Market(_) | Aggregate::Show(_) | Aggregate::Pool(_) => None,
     }
 }
 
@@ -355,5 +386,75 @@ fn decide_on_wallet(command: &WalletCommand, render: Render, states: &mut [Cache
             }
         }
         Err(rejection) => rejected(&rejection),
+    }
+}
+
+fn pool_new_events(events: &[PoolEvent]) -> Vec<NewEvent> {
+    new_events(events, |e| {
+        (e.event_type(), e.schema_version(), e.payload())
+    })
+}
+
+fn decide_on_pool(command: &PoolCommand, render: PoolRender, states: &mut [Cached]) -> Decided {
+    let streams = states.len();
+    let Some(Cached {
+        state: Aggregate::Pool(state),
+        head,
+    }) = states.first_mut()
+    else {
+        return nothing(streams, render(Err(&Rejection::PoolNotFound)));
+    };
+    match decide_pool(state, command) {
+        Ok(events) => {
+            for event in &events {
+                *state = std::mem::take(state).evolve(event);
+            }
+            head.version += events.len() as i64;
+            let saved = match state.pool.as_ref() {
+                Some(pool) => render(Ok((pool, head.version))),
+                None => render(Err(&Rejection::PoolNotFound)),
+            };
+            Decided {
+                events: vec![pool_new_events(&events)],
+                saved,
+            }
+        }
+        Err(rejection) => nothing(streams, render(Err(&rejection))),
+    }
+}
+
+fn decide_on_entry(command: &EnterPool, render: EntryRender, states: &mut [Cached]) -> Decided {
+    let streams = states.len();
+    let [wallet, pool] = states else {
+        return nothing(streams, render(Err(&Rejection::PoolNotFound)));
+    };
+    let (Aggregate::Wallet(wallet_state), Aggregate::Pool(pool_state)) =
+        (&mut wallet.state, &mut pool.state)
+    else {
+        return nothing(streams, render(Err(&Rejection::PoolNotFound)));
+    };
+    match decide_entry(wallet_state, pool_state, command) {
+        Ok(decision) => {
+            for event in &decision.wallet {
+                *wallet_state = std::mem::take(wallet_state).evolve(event);
+            }
+            for event in &decision.pool {
+                *pool_state = std::mem::take(pool_state).evolve(event);
+            }
+            wallet.head.version += decision.wallet.len() as i64;
+            pool.head.version += decision.pool.len() as i64;
+            let saved = match (wallet_state.wallet.as_ref(), pool_state.pool.as_ref()) {
+                (Some(w), Some(p)) => render(Ok((w, wallet.head.version, p, command.entry_id))),
+                _ => render(Err(&Rejection::PoolNotFound)),
+            };
+            Decided {
+                events: vec![
+                    wallet_new_events(&decision.wallet),
+                    pool_new_events(&decision.pool),
+                ],
+                saved,
+            }
+        }
+        Err(rejection) => nothing(streams, render(Err(&rejection))),
     }
 }

@@ -20,7 +20,8 @@ use crate::render::{Render, Reply};
 use crate::{ApiError, CommandsConfig};
 
 pub(crate) use command::{
-    BetDecided, Command, MarketRender, SeatsRender, SeatsRequest, ShowRender, Subject,
+    BetDecided, Command, EntryDecided, MarketRender, PoolRender, SeatsRender, SeatsRequest,
+    ShowRender, Subject,
 };
 
 /// A command on its way to the writer.

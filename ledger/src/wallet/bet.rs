@@ -234,6 +234,10 @@ pub fn derived_transfer_id(bet_id: BetId, cause: Uuid, kind: TransferCode) -> Tr
         TransferCode::Stake => b"stake",
         TransferCode::Ticket => b"ticket",
         TransferCode::TicketRefund => b"ticket_refund",
+        TransferCode::PoolEntry => b"pool_entry",
+        TransferCode::PoolPayout => b"pool_payout",
+        TransferCode::PoolRefund => b"pool_refund",
+        TransferCode::Rake => b"rake",
     };
     name.extend_from_slice(kind);
     TransferId::from_uuid(Uuid::new_v5(&TRANSFER_NAMESPACE, &name))

@@ -205,7 +205,7 @@ pub fn decide(state: &WalletState, command: &WalletCommand) -> Result<Vec<Wallet
     Ok(vec![event])
 }
 
-pub(super) fn transfer(
+pub(crate) fn transfer(
     id: TransferId,
     debit: AccountId,
     credit: AccountId,
@@ -238,7 +238,7 @@ fn same_currency(wallet: &Wallet, requested: Option<Currency>) -> Result<Currenc
 }
 
 /// The limit rule: after the debit, `balance - pending >= -limit`.
-pub(super) fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
+pub(crate) fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
     let available = wallet.balance.available(wallet.credit_limit.get());
     if available < i128::from(amount.get()) {
         return Err(Rejection::InsufficientFunds {
@@ -251,7 +251,7 @@ pub(super) fn covers(wallet: &Wallet, amount: Amount) -> Result<(), Rejection> {
 
 /// Refuses a transfer that would push one of the wallet's sums out of
 /// `i64`; returns the balance after it, for a decision of several events.
-pub(super) fn fits(
+pub(crate) fn fits(
     mut balance: Balance,
     side: Side,
     amount: Amount,

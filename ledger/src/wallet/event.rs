@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 
 use super::seats::{SeatsHeld, SeatsPurchased, SeatsReleased, TicketRefunded};
 use super::upcast;
+use crate::pool::PoolRakeTaken;
 use crate::sportsbook::market::event_require as require;
 use crate::sportsbook::odds::Odds;
 use crate::sportsbook::settle::LegResult;
 use crate::{
     AccountId, Amount, BetId, CreditLimit, Currency, Error, HoldId, MarketId, OfferId, PaymentRef,
-    Phase, SettlementId, Transfer,
+    Phase, PoolEntryId, PoolId, SettlementId, Transfer,
 };
 
 /// A player's wallet opened, in one currency and with a credit limit.
@@ -196,6 +197,29 @@ pub struct BetCashedOut {
     pub amount: Amount,
 }
 
+/// An entry in a parimutuel pool: its stake moved into the pool's escrow
+/// (posted, wallet → `pool:{id}`, code `pool_entry`; the transfer's id is
+/// the entry's). Held there until the pool is settled or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntered {
+    pub pool: PoolId,
+    pub entry_id: PoolEntryId,
+    pub outcome: u16,
+    pub transfer: Transfer,
+}
+
+/// Money out of a pool's escrow for one entry: its share of the pot
+/// (`pool_paid`, code `pool_payout`) or its stake back (`pool_refunded`,
+/// code `pool_refund`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolEntryPaid {
+    pub pool: PoolId,
+    pub entry_id: PoolEntryId,
+    pub transfer: Transfer,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalletEvent {
     AccountOpened(AccountOpened),
@@ -216,6 +240,12 @@ pub enum WalletEvent {
     SeatsPurchased(SeatsPurchased),
     SeatsReleased(SeatsReleased),
     TicketRefunded(TicketRefunded),
+    PoolEntered(PoolEntered),
+    PoolPaid(PoolEntryPaid),
+    PoolRefunded(PoolEntryPaid),
+    /// Written on the pool's stream, not a wallet's: a transfer between two
+    /// system accounts, decoded here so that every reader of money sees it.
+    PoolRakeTaken(PoolRakeTaken),
 }
 
 impl WalletEvent {
@@ -237,9 +267,13 @@ impl WalletEvent {
     pub const SEATS_PURCHASED: &'static str = "seats_purchased";
     pub const SEATS_RELEASED: &'static str = "seats_released";
     pub const TICKET_REFUNDED: &'static str = "ticket_refunded";
+    pub const POOL_ENTERED: &'static str = "pool_entered";
+    pub const POOL_PAID: &'static str = "pool_paid";
+    pub const POOL_REFUNDED: &'static str = "pool_refunded";
+    pub const POOL_RAKE_TAKEN: &'static str = crate::pool::PoolEvent::RAKE_TAKEN;
 
     /// Every wallet event type.
-    pub const TYPES: [&'static str; 18] = [
+    pub const TYPES: [&'static str; 22] = [
         Self::ACCOUNT_OPENED,
         Self::FUNDS_DEPOSITED,
         Self::FUNDS_WITHDRAWN,
@@ -258,6 +292,10 @@ impl WalletEvent {
         Self::SEATS_PURCHASED,
         Self::SEATS_RELEASED,
         Self::TICKET_REFUNDED,
+        Self::POOL_ENTERED,
+        Self::POOL_PAID,
+        Self::POOL_REFUNDED,
+        Self::POOL_RAKE_TAKEN,
     ];
 
     /// The stable type string stored with the event.
@@ -296,6 +334,10 @@ impl WalletEvent {
             Self::SeatsPurchased(_) => Kind::SeatsPurchased,
             Self::SeatsReleased(_) => Kind::SeatsReleased,
             Self::TicketRefunded(_) => Kind::TicketRefunded,
+            Self::PoolEntered(_) => Kind::PoolEntered,
+            Self::PoolPaid(_) => Kind::PoolPaid,
+            Self::PoolRefunded(_) => Kind::PoolRefunded,
+            Self::PoolRakeTaken(_) => Kind::PoolRakeTaken,
         }
     }
 
@@ -318,6 +360,9 @@ impl WalletEvent {
             Self::SeatsPurchased(e) => Some((&e.transfer, Phase::PendingPosted)),
             Self::SeatsReleased(e) => Some((&e.transfer, Phase::PendingVoided)),
             Self::TicketRefunded(e) => e.transfer.as_ref().map(|t| (t, Phase::Posted)),
+            Self::PoolEntered(e) => Some((&e.transfer, Phase::Posted)),
+            Self::PoolPaid(e) | Self::PoolRefunded(e) => Some((&e.transfer, Phase::Posted)),
+            Self::PoolRakeTaken(e) => Some((&e.transfer, Phase::Posted)),
         }
     }
 
@@ -340,6 +385,9 @@ impl WalletEvent {
             Self::SeatsPurchased(e) => serde_json::to_value(e),
             Self::SeatsReleased(e) => serde_json::to_value(e),
             Self::TicketRefunded(e) => serde_json::to_value(e),
+            Self::PoolEntered(e) => serde_json::to_value(e),
+            Self::PoolPaid(e) | Self::PoolRefunded(e) => serde_json::to_value(e),
+            Self::PoolRakeTaken(e) => serde_json::to_value(e),
         };
         // These types hold only strings and integers, which always serialize.
         value.unwrap_or(serde_json::Value::Null)
@@ -400,6 +448,10 @@ enum Kind {
     SeatsPurchased,
     SeatsReleased,
     TicketRefunded,
+    PoolEntered,
+    PoolPaid,
+    PoolRefunded,
+    PoolRakeTaken,
 }
 
 impl Kind {
@@ -423,6 +475,10 @@ impl Kind {
             WalletEvent::SEATS_PURCHASED => Self::SeatsPurchased,
             WalletEvent::SEATS_RELEASED => Self::SeatsReleased,
             WalletEvent::TICKET_REFUNDED => Self::TicketRefunded,
+            WalletEvent::POOL_ENTERED => Self::PoolEntered,
+            WalletEvent::POOL_PAID => Self::PoolPaid,
+            WalletEvent::POOL_REFUNDED => Self::PoolRefunded,
+            WalletEvent::POOL_RAKE_TAKEN => Self::PoolRakeTaken,
             _ => return None,
         })
     }
@@ -447,6 +503,10 @@ impl Kind {
             Self::SeatsPurchased => WalletEvent::SEATS_PURCHASED,
             Self::SeatsReleased => WalletEvent::SEATS_RELEASED,
             Self::TicketRefunded => WalletEvent::TICKET_REFUNDED,
+            Self::PoolEntered => WalletEvent::POOL_ENTERED,
+            Self::PoolPaid => WalletEvent::POOL_PAID,
+            Self::PoolRefunded => WalletEvent::POOL_REFUNDED,
+            Self::PoolRakeTaken => WalletEvent::POOL_RAKE_TAKEN,
         }
     }
 
@@ -472,6 +532,7 @@ impl Kind {
             Self::SeatsHeld | Self::SeatsPurchased | Self::SeatsReleased | Self::TicketRefunded => {
                 1
             }
+            Self::PoolEntered | Self::PoolPaid | Self::PoolRefunded | Self::PoolRakeTaken => 1,
         }
     }
 
@@ -503,6 +564,10 @@ impl Kind {
             Self::TicketRefunded => {
                 WalletEvent::TicketRefunded(TicketRefunded::deserialize(payload)?)
             }
+            Self::PoolEntered => WalletEvent::PoolEntered(PoolEntered::deserialize(payload)?),
+            Self::PoolPaid => WalletEvent::PoolPaid(PoolEntryPaid::deserialize(payload)?),
+            Self::PoolRefunded => WalletEvent::PoolRefunded(PoolEntryPaid::deserialize(payload)?),
+            Self::PoolRakeTaken => WalletEvent::PoolRakeTaken(PoolRakeTaken::deserialize(payload)?),
         })
     }
 

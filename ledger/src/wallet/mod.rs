@@ -3,7 +3,7 @@
 //! events into state. Both are pure.
 
 pub mod bet;
-mod decide;
+pub(crate) mod decide;
 mod event;
 pub mod schemas;
 pub mod seats;
@@ -15,7 +15,8 @@ pub use bet::{AcceptCashOut, Bet, BetLeg, BetStatus, CashOutOffer, OfferCashOut,
 pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
 pub use event::{
     AccountOpened, BetCashedOut, BetLegPlaced, BetLegSettled, BetPaid, BetPayoutReversed,
-    BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
+    BetPlaced, BetSettled, BetVoided, CashOutOffered, FundsMoved, HoldChanged, PoolEntered,
+    PoolEntryPaid, WalletEvent,
 };
 pub use seats::{
     RefundReason, ReleaseReason, SeatHold, SeatsCommand, SeatsHeld, SeatsPurchased, SeatsReleased,
@@ -23,7 +24,9 @@ pub use seats::{
 };
 
 use crate::book::{Balance, Side};
-use crate::{AccountId, BetId, CreditLimit, Currency, HoldId, ReservationId, Transfer};
+use crate::{
+    AccountId, BetId, CreditLimit, Currency, HoldId, PoolEntryId, ReservationId, Transfer,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldStatus {
@@ -61,6 +64,17 @@ pub struct Wallet {
     pub bets: HashMap<BetId, Bet>,
     /// Box-office reservations, kept apart from `holds` for the same reason.
     pub seat_holds: HashMap<ReservationId, SeatHold>,
+    /// Parimutuel pool entries and whether their escrow has paid them out.
+    pub pool_entries: HashMap<PoolEntryId, PoolEntryStatus>,
+}
+
+/// A pool entry as its wallet sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolEntryStatus {
+    /// The stake is in the pool's escrow.
+    Open,
+    /// The pool paid the entry its share (or refunded it): done.
+    PaidOut,
 }
 
 impl Wallet {
@@ -93,6 +107,7 @@ impl WalletState {
                     holds: HashMap::new(),
                     bets: HashMap::new(),
                     seat_holds: HashMap::new(),
+                    pool_entries: HashMap::new(),
                 });
             }
             other => {
@@ -130,6 +145,16 @@ fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
         | WalletEvent::SeatsPurchased(_)
         | WalletEvent::SeatsReleased(_)
         | WalletEvent::TicketRefunded(_) => seats::evolve(wallet, event),
+        WalletEvent::PoolEntered(e) => {
+            wallet
+                .pool_entries
+                .insert(e.entry_id, PoolEntryStatus::Open);
+        }
+        WalletEvent::PoolPaid(e) | WalletEvent::PoolRefunded(e) => {
+            wallet
+                .pool_entries
+                .insert(e.entry_id, PoolEntryStatus::PaidOut);
+        }
         _ => bet::evolve(wallet, event),
     }
 }

@@ -8,9 +8,10 @@ use schemars::JsonSchema;
 
 use super::event::{
     AccountOpened, BetCashedOut, BetLegSettled, BetPaid, BetPayoutReversed, BetPlaced, BetSettled,
-    BetVoided, CashOutOffered, FundsMoved, HoldChanged, WalletEvent,
+    BetVoided, CashOutOffered, FundsMoved, HoldChanged, PoolEntered, PoolEntryPaid, WalletEvent,
 };
 use super::seats::{SeatsHeld, SeatsPurchased, SeatsReleased, TicketRefunded};
+use crate::pool::PoolRakeTaken;
 
 /// Where the schema files live, from the workspace root.
 pub const DIR: &str = "schemas/events";
@@ -137,6 +138,28 @@ pub fn all() -> Vec<EventSchema> {
              or refunded because its show was cancelled (in full): a posted transfer from \
              `box-office:revenue` to the wallet, code `ticket_refund`; null when the rule \
              gives nothing back.",
+        ),
+        schema::<PoolEntered>(
+            WalletEvent::POOL_ENTERED,
+            "An entry in a parimutuel pool: its stake moved into the pool's escrow, a posted \
+             transfer from the wallet to `pool:{id}`, code `pool_entry`, whose id is the entry's.",
+        ),
+        schema::<PoolEntryPaid>(
+            WalletEvent::POOL_PAID,
+            "A winning pool entry's share of the pot less the rake: a posted transfer from \
+             `pool:{id}` to the wallet, code `pool_payout`.",
+        ),
+        schema::<PoolEntryPaid>(
+            WalletEvent::POOL_REFUNDED,
+            "A pool entry's stake given back in full (the pool was cancelled, or no entry \
+             backed a winning outcome): a posted transfer from `pool:{id}` to the wallet, \
+             code `pool_refund`.",
+        ),
+        schema::<PoolRakeTaken>(
+            WalletEvent::POOL_RAKE_TAKEN,
+            "Written on the pool's stream when its payouts finish: the operator's rake, \
+             floor(pot × rake_bp / 10,000), a posted transfer from `pool:{id}` to \
+             `fees:rake`, code `rake`.",
         ),
     ]
 }

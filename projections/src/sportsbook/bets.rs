@@ -110,6 +110,10 @@ pub(super) fn bet_id(event: &WalletEvent) -> Option<Uuid> {
         | WalletEvent::SeatsPurchased(_)
         | WalletEvent::SeatsReleased(_)
         | WalletEvent::TicketRefunded(_) => return None,
+        WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => return None,
     };
     Some(id.as_uuid())
 }
@@ -371,6 +375,10 @@ fn change(row: &mut BetRow, at: At, event: &WalletEvent) -> Result<bool, Error> 
         | WalletEvent::SeatsPurchased(_)
         | WalletEvent::SeatsReleased(_)
         | WalletEvent::TicketRefunded(_) => return Ok(false),
+        WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => return Ok(false),
     }
     Ok(true)
 }

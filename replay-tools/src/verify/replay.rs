@@ -143,6 +143,11 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
         | WalletEvent::SeatsPurchased(_)
         | WalletEvent::SeatsReleased(_)
         | WalletEvent::TicketRefunded(_) => (None, None),
+        // Pool money carries no free text either.
+        WalletEvent::PoolEntered(_)
+        | WalletEvent::PoolPaid(_)
+        | WalletEvent::PoolRefunded(_)
+        | WalletEvent::PoolRakeTaken(_) => (None, None),
     };
     // The code as stored in the event (`deposit`, ...), through serde, so
     // that a code added to the ledger needs no change here.
