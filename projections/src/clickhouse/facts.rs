@@ -1,0 +1,199 @@
+//! The facts the ClickHouse projection writes, derived from a batch of
+//! events without I/O: one [`Posting`] per side of every transfer and one
+//! [`BetFact`] per sportsbook bet event on a wallet.
+
+use ledger::book::Side;
+use ledger::store::LogEvent;
+use ledger::wallet::WalletEvent;
+use ledger::Transfer;
+use serde::Serialize;
+
+use crate::accounts::{decode, phase_name, transfer_code};
+use crate::Error;
+
+/// One side of one transfer (table `postings`, `schemas/clickhouse/0001_postings.sql`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, clickhouse::Row)]
+pub struct Posting {
+    pub position: i64,
+    /// 0: the debit side, 1: the credit side.
+    pub leg: u8,
+    /// Seconds since the Unix epoch (ClickHouse `DateTime('UTC')`).
+    pub time: u32,
+    pub event_type: String,
+    pub transfer_id: String,
+    pub account: String,
+    pub counterparty: String,
+    /// Signed from `account`'s view: credit positive, debit negative.
+    pub amount: i64,
+    pub currency: String,
+    pub code: String,
+    pub phase: &'static str,
+}
+
+/// One sportsbook bet event on a wallet (table `bets`, `schemas/clickhouse/0002_bets.sql`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, clickhouse::Row)]
+pub struct BetFact {
+    pub position: i64,
+    pub time: u32,
+    pub event_type: String,
+    pub bet_id: String,
+    pub account: String,
+    pub currency: String,
+    pub market: String,
+    pub outcome: u16,
+    pub legs: u8,
+    pub odds: u64,
+    pub stake: i64,
+    pub payout: i64,
+    pub code: String,
+}
+
+/// The facts of one batch of events, in position order.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub postings: Vec<Posting>,
+    pub bets: Vec<BetFact>,
+}
+
+impl Facts {
+    /// Derives the facts of `events`; events that are not the wallet's are
+    /// skipped (the box office's and pools' are mapped when they exist).
+    pub fn from_events(events: &[LogEvent]) -> Result<Self, Error> {
+        let mut facts = Self::default();
+        for recorded in events {
+            let Some(event) = decode(recorded)? else {
+                continue;
+            };
+            let time = epoch_seconds(recorded)?;
+            if let Some((transfer, phase)) = event.transfer() {
+                let code = transfer_code(recorded, transfer)?;
+                for side in [Side::Debit, Side::Credit] {
+                    facts.postings.push(posting(
+                        recorded,
+                        time,
+                        transfer,
+                        &code,
+                        phase_name(phase),
+                        side,
+                    ));
+                }
+            }
+            if let Some(bet) = bet_fact(recorded, time, &event)? {
+                facts.bets.push(bet);
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Rows in all tables, for batch bounds and logs.
+    pub fn rows(&self) -> usize {
+        self.postings.len() + self.bets.len()
+    }
+}
+
+fn posting(
+    recorded: &LogEvent,
+    time: u32,
+    transfer: &Transfer,
+    code: &str,
+    phase: &'static str,
+    side: Side,
+) -> Posting {
+    let (leg, account, counterparty, amount) = match side {
+        Side::Debit => (0, &transfer.debit, &transfer.credit, -transfer.amount.get()),
+        Side::Credit => (1, &transfer.credit, &transfer.debit, transfer.amount.get()),
+    };
+    Posting {
+        position: recorded.global_position,
+        leg,
+        time,
+        event_type: recorded.event_type.clone(),
+        transfer_id: transfer.id.to_string(),
+        account: account.as_str().to_owned(),
+        counterparty: counterparty.as_str().to_owned(),
+        amount,
+        currency: transfer.currency.to_string(),
+        code: code.to_owned(),
+        phase,
+    }
+}
+
+/// The bet fact of a bet event; `None` for other events and for the ones no
+/// report reads (a leg settled alone, a cash-out offered).
+fn bet_fact(recorded: &LogEvent, time: u32, event: &WalletEvent) -> Result<Option<BetFact>, Error> {
+    let fact = |bet_id: String, transfer: &Transfer, wallet: Side| BetFact {
+        position: recorded.global_position,
+        time,
+        event_type: recorded.event_type.clone(),
+        bet_id,
+        account: match wallet {
+            Side::Debit => transfer.debit.as_str().to_owned(),
+            Side::Credit => transfer.credit.as_str().to_owned(),
+        },
+        currency: transfer.currency.to_string(),
+        market: String::new(),
+        outcome: 0,
+        legs: 0,
+        odds: 0,
+        stake: 0,
+        payout: 0,
+        code: String::new(),
+    };
+    let code = |transfer: &Transfer| transfer_code(recorded, transfer);
+    let fact = match event {
+        WalletEvent::BetPlaced(e) => {
+            let first = e.legs.first();
+            BetFact {
+                market: first
+                    .map(|l| l.market.as_str().to_owned())
+                    .unwrap_or_default(),
+                outcome: first.map(|l| l.outcome).unwrap_or_default(),
+                legs: u8::try_from(e.legs.len()).unwrap_or(u8::MAX),
+                odds: e.odds.0,
+                stake: e.transfer.amount.get(),
+                code: code(&e.transfer)?,
+                ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
+            }
+        }
+        WalletEvent::BetSettled(e) => BetFact {
+            market: e.market.as_str().to_owned(),
+            stake: e.transfer.amount.get(),
+            code: code(&e.transfer)?,
+            ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
+        },
+        WalletEvent::BetVoided(e) => BetFact {
+            market: e.market.as_str().to_owned(),
+            stake: e.transfer.amount.get(),
+            code: code(&e.transfer)?,
+            ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
+        },
+        WalletEvent::BetCashedOut(e) => BetFact {
+            stake: e.transfer.amount.get(),
+            code: code(&e.transfer)?,
+            ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
+        },
+        WalletEvent::BetPaid(e) => BetFact {
+            payout: e.transfer.amount.get(),
+            code: code(&e.transfer)?,
+            ..fact(e.bet_id.to_string(), &e.transfer, Side::Credit)
+        },
+        WalletEvent::BetPayoutReversed(e) => BetFact {
+            payout: -e.transfer.amount.get(),
+            code: code(&e.transfer)?,
+            ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(fact))
+}
+
+/// The event's time as ClickHouse `DateTime` (seconds, unsigned 32 bits):
+/// a time outside it is refused rather than wrapped.
+fn epoch_seconds(recorded: &LogEvent) -> Result<u32, Error> {
+    u32::try_from(recorded.recorded_at.timestamp()).map_err(|_| {
+        Error::Invariant(format!(
+            "event at position {} was recorded at {}, outside ClickHouse's DateTime range",
+            recorded.global_position, recorded.recorded_at
+        ))
+    })
+}
