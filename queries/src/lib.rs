@@ -5,6 +5,8 @@
 //!   read-your-writes.
 //! - [`sportsbook`]: `market` and `markets` (outcomes, odds, liability,
 //!   result, settlement progress), and the bets of `Account.bets`.
+//! - [`reports`]: the analysts' reports over ClickHouse and the
+//!   ClickHouse projection's lag.
 //! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
 //! - [`QueryError`]: every error a client can see, with its stable code.
 //!
@@ -14,6 +16,7 @@
 pub mod accounts;
 mod error;
 pub mod http;
+pub mod reports;
 pub mod sportsbook;
 
 use std::time::Duration;
@@ -24,11 +27,12 @@ use sqlx::PgPool;
 pub use accounts::AccountsQuery;
 pub use error::QueryError;
 pub use http::router;
+pub use reports::ReportsQuery;
 pub use sportsbook::SportsbookQuery;
 
-/// The query root: the accounts' fields and the sportsbook's.
+/// The query root: the accounts' fields, the sportsbook's and the reports'.
 #[derive(Default, MergedObject)]
-pub struct Query(AccountsQuery, SportsbookQuery);
+pub struct Query(AccountsQuery, SportsbookQuery, ReportsQuery);
 
 /// The GraphQL schema served by [`router`].
 pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -47,6 +51,9 @@ pub struct QueriesConfig {
     pub query_complexity_max: usize,
     /// Largest request body accepted; larger ones get 413.
     pub request_bytes_max: usize,
+    /// The ClickHouse database the reports read; without it, `reports`
+    /// fails with `analytics_unavailable`.
+    pub analytics: Option<projections::clickhouse::ClickHouseConfig>,
 }
 
 impl Default for QueriesConfig {
@@ -58,6 +65,7 @@ impl Default for QueriesConfig {
             // room for the account's own fields; not a page of pages.
             query_complexity_max: 2_000,
             request_bytes_max: 64 * 1024,
+            analytics: None,
         }
     }
 }
@@ -68,7 +76,15 @@ pub fn schema(pool: PgPool, config: QueriesConfig) -> QuerySchema {
         pool,
         at_least_timeout: Duration::from_millis(config.at_least_timeout_ms),
     };
-    builder(&config).data(read_models).finish()
+    let analytics = match &config.analytics {
+        Some(analytics) => projections::clickhouse::Analytics::new(analytics)
+            .map_err(|e| projections::error_chain(&e)),
+        None => Err("ClickHouse is not configured (CLICKHOUSE_URL)".to_owned()),
+    };
+    builder(&config)
+        .data(read_models)
+        .data(reports::ReportsSource(analytics))
+        .finish()
 }
 
 /// The schema's SDL, as committed in `schemas/graphql/schema.graphql`.

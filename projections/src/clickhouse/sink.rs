@@ -207,8 +207,19 @@ impl<S: EventStore + Clone + 'static> ClickHouseSink<S> {
         // True at start, so the first good step clears a failure recorded
         // by an earlier process.
         let mut failing = true;
+        // The tables are created (again, harmlessly) before the first step:
+        // ClickHouse may have been down, or new and empty, when the
+        // process started.
+        let mut migrated = false;
         loop {
-            let delay = match self.step().await {
+            let attempt = async {
+                if !migrated {
+                    self.analytics.migrate().await?;
+                    migrated = true;
+                }
+                self.step().await
+            };
+            let delay = match attempt.await {
                 Ok(step) => {
                     backoff = first;
                     if failing {
