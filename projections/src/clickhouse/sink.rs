@@ -207,6 +207,7 @@ impl<S: EventStore + Clone + 'static> ClickHouseSink<S> {
         // True at start, so the first good step clears a failure recorded
         // by an earlier process.
         let mut failing = true;
+        let mut failed_here = false;
         // The tables are created (again, harmlessly) before the first step:
         // ClickHouse may have been down, or new and empty, when the
         // process started.
@@ -225,7 +226,10 @@ impl<S: EventStore + Clone + 'static> ClickHouseSink<S> {
                     if failing {
                         failing = false;
                         self.record_ok().await;
-                        tracing::info!(projection = SINK_NAME, "clickhouse sink recovered");
+                        if failed_here {
+                            failed_here = false;
+                            tracing::info!(projection = SINK_NAME, "clickhouse sink recovered");
+                        }
                     }
                     match step {
                         Step::Worked { events, .. } if events == self.config.batch_events_max => {
@@ -244,6 +248,7 @@ impl<S: EventStore + Clone + 'static> ClickHouseSink<S> {
                         "clickhouse sink step failed; retrying"
                     );
                     failing = true;
+                    failed_here = true;
                     self.record_failure(&chain).await;
                     let delay = backoff;
                     backoff = (backoff * 2).min(cap);
