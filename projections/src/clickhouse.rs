@@ -77,6 +77,14 @@ impl ClickHouseConfig {
     }
 }
 
+#[derive(Debug, serde::Deserialize, clickhouse::Row)]
+struct AccountSums {
+    account: String,
+    currency: String,
+    posted: i64,
+    pending: i64,
+}
+
 /// A handle on the analytics database. Cheap to clone.
 #[derive(Clone)]
 pub struct Analytics {
@@ -192,6 +200,28 @@ impl Analytics {
             insert.end().await
         })
         .await
+    }
+
+    /// Every account's sums over the legs up to `position`: (account,
+    /// currency, posted credits − debits, pending credits − debits), as
+    /// `ledger::book::Totals` keeps them. For `replay-tools verify`.
+    pub async fn account_sums(
+        &self,
+        position: i64,
+    ) -> Result<Vec<(String, String, i64, i64)>, Error> {
+        let rows: Vec<AccountSums> = self
+            .bounded(
+                "account sums",
+                self.client
+                    .query(include_str!("clickhouse/account_sums.sql"))
+                    .bind(position)
+                    .fetch_all(),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.account, r.currency, r.posted, r.pending))
+            .collect())
     }
 
     /// Runs a ClickHouse request, bounded by the request timeout.
