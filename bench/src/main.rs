@@ -4,6 +4,7 @@
 //! - `baseline init|run`: the per-request design under pgbench, same mix.
 //! - `replay`: rebuilding the balances projection from a large log.
 //! - `rebuild`: `replay-tools rebuild` and `verify` on a large log.
+//! - `clickhouse`: the analytics projection's ingest and report latency.
 //! - `batch-sizes`: the writer's batch sizes, from a server log.
 //! - `summary`: the tables of `docs/benchmarks.md` from a results file.
 //!
@@ -16,6 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod baseline;
 mod batches;
+mod clickhouse;
 mod cpu;
 mod db;
 mod http;
@@ -60,6 +62,9 @@ enum Command {
     /// Fills a fresh database with one closed market of N bets and times
     /// the settlement process settling them all.
     Settlement(Box<settlement::SettlementArgs>),
+    /// Ingest rate of the ClickHouse projection and each report's latency
+    /// over a large fact table (10M postings by default).
+    Clickhouse(Box<clickhouse::ClickHouseArgs>),
     /// Summarises the writer's batch sizes from a server log (run the
     /// server with RUST_LOG=info,commands=debug).
     BatchSizes(batches::BatchSizesArgs),
@@ -76,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         Command::Replay(args) => replay::run(*args).await,
         Command::Rebuild(args) => rebuild::run(*args).await,
         Command::Settlement(args) => settlement::run(*args).await,
+        Command::Clickhouse(args) => clickhouse::run(*args).await,
         Command::BatchSizes(args) => batches::run(args),
         Command::Summary(args) => summary::run(args),
     };
