@@ -197,3 +197,106 @@ fn epoch_seconds(recorded: &LogEvent) -> Result<u32, Error> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use ledger::wallet::{decide, WalletCommand, WalletState};
+    use ledger::{AccountId, Amount, CreditLimit, Currency, HoldId, StreamId, TransferId};
+
+    /// Given a wallet's commands decided by the real domain, the events as
+    /// the log would hold them.
+    fn log(commands: Vec<WalletCommand>) -> Vec<LogEvent> {
+        let account = AccountId::parse("alice").expect("id");
+        let mut state = WalletState::default();
+        let mut out = Vec::new();
+        for command in commands {
+            for event in decide(&state, &command).expect("accepted") {
+                state = state.evolve(&event);
+                let n = out.len() as i64 + 1;
+                out.push(LogEvent {
+                    global_position: n,
+                    stream_id: StreamId::account(&account),
+                    stream_version: n,
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    recorded_at: Utc.timestamp_opt(1_800_000_000 + n, 0).single().expect("t"),
+                    payload: serde_json::value::RawValue::from_string(
+                        serde_json::to_string(&event.payload()).expect("json"),
+                    )
+                    .expect("raw"),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_transfer_becomes_two_legs_that_sum_to_zero() {
+        let amount = |n| Amount::new(n).expect("amount");
+        let hold = HoldId::generate();
+        let events = log(vec![
+            WalletCommand::Open {
+                account: AccountId::parse("alice").expect("id"),
+                currency: Currency::parse("EUR").expect("eur"),
+                credit_limit: CreditLimit::ZERO,
+            },
+            WalletCommand::Deposit {
+                transfer_id: TransferId::generate(),
+                amount: amount(1_000),
+                currency: None,
+                description: None,
+                payment_ref: None,
+            },
+            WalletCommand::PlaceHold {
+                hold_id: hold,
+                amount: amount(300),
+                currency: None,
+                description: None,
+            },
+            WalletCommand::PostHold { hold_id: hold },
+            WalletCommand::Withdraw {
+                transfer_id: TransferId::generate(),
+                amount: amount(200),
+                currency: None,
+                description: None,
+                payment_ref: None,
+            },
+        ]);
+        let facts = Facts::from_events(&events).expect("facts");
+        // The opening moves no money; four transfers, two legs each.
+        assert_eq!(facts.postings.len(), 8);
+        assert!(facts.bets.is_empty());
+        for pair in facts.postings.chunks(2) {
+            assert_eq!(pair[0].position, pair[1].position);
+            assert_eq!((pair[0].leg, pair[1].leg), (0, 1));
+            assert_eq!(pair[0].amount + pair[1].amount, 0);
+            assert_eq!(pair[0].account, pair[1].counterparty);
+            assert!(pair[0].amount < 0, "the debit side is negative");
+        }
+        let phases: Vec<&str> = facts.postings.iter().step_by(2).map(|p| p.phase).collect();
+        assert_eq!(phases, ["posted", "pending", "pending_posted", "posted"]);
+        // Alice's balance as ClickHouse's reports sum it: 1000 - 300 - 200.
+        let balance: i64 = facts
+            .postings
+            .iter()
+            .filter(|p| p.account == "alice" && matches!(p.phase, "posted" | "pending_posted"))
+            .map(|p| p.amount)
+            .sum();
+        assert_eq!(balance, 500);
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_facts() {
+        let events = log(vec![WalletCommand::Open {
+            account: AccountId::parse("alice").expect("id"),
+            currency: Currency::parse("EUR").expect("eur"),
+            credit_limit: CreditLimit::ZERO,
+        }]);
+        assert_eq!(
+            Facts::from_events(&events).expect("a"),
+            Facts::from_events(&events).expect("b")
+        );
+    }
+}
