@@ -240,3 +240,61 @@ ensure_local_database_for_url() {
     ensure_postgres
     ensure_database "$name"
 }
+
+# ClickHouse is reached over HTTP on 127.0.0.1:8123 as user `default` with no
+# password, which is what Debian's clickhouse-server package serves.
+BETLEDGER_CH_URL=http://127.0.0.1:8123
+BETLEDGER_CH_WAIT_SECONDS=${BETLEDGER_CH_WAIT_SECONDS:-60}
+BETLEDGER_CH_LOG=${BETLEDGER_CH_LOG:-/var/log/clickhouse-server/betledger-start.log}
+
+clickhouse_ready() {
+    [[ $(curl -fsS --max-time 2 "$BETLEDGER_CH_URL/?query=SELECT%201" 2>/dev/null) == 1 ]]
+}
+
+# Polls `SELECT 1` once a second, at most BETLEDGER_CH_WAIT_SECONDS times.
+wait_for_clickhouse() {
+    local i
+    for ((i = 0; i < BETLEDGER_CH_WAIT_SECONDS; i++)); do
+        if clickhouse_ready; then
+            log "clickhouse is ready on $BETLEDGER_CH_URL"
+            return 0
+        fi
+        sleep 1
+    done
+    log "clickhouse did not answer on $BETLEDGER_CH_URL within ${BETLEDGER_CH_WAIT_SECONDS}s"
+    local logfile
+    for logfile in "$BETLEDGER_CH_LOG" /var/log/clickhouse-server/clickhouse-server.err.log; do
+        [[ -r $logfile ]] || continue
+        log "last lines of $logfile:"
+        tail -n 20 "$logfile" >&2 || true
+    done
+    return 1
+}
+
+# Make sure a ClickHouse server answers on 127.0.0.1:8123: installs Debian's
+# clickhouse-server (and client) when missing, and starts it in the
+# background as the `clickhouse` user when it does not answer. Debian's
+# package does not start it (no init system in containers and CI).
+ensure_clickhouse() {
+    if clickhouse_ready; then
+        log "clickhouse is already running on $BETLEDGER_CH_URL"
+        return 0
+    fi
+    command -v curl >/dev/null 2>&1 || die "curl is needed to talk to clickhouse"
+    if ! command -v clickhouse-server >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 ||
+            die "clickhouse is not running on $BETLEDGER_CH_URL and there is no apt-get to install it; start ClickHouse 18.16 or later there"
+        log "installing ClickHouse from the distribution's packages"
+        local apt_opts=(-o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -q </dev/null >&2
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q clickhouse-server clickhouse-client </dev/null >&2
+    fi
+    log "starting clickhouse-server as the clickhouse user (log: $BETLEDGER_CH_LOG)"
+    as_root mkdir -p "$(dirname "$BETLEDGER_CH_LOG")"
+    as_root chown clickhouse:clickhouse "$(dirname "$BETLEDGER_CH_LOG")" /var/lib/clickhouse 2>/dev/null || true
+    # setsid: the server outlives this script and the terminal it ran from.
+    as_root setsid setpriv --reuid=clickhouse --regid=clickhouse --init-groups \
+        clickhouse-server --config-file=/etc/clickhouse-server/config.xml \
+        </dev/null >>"$BETLEDGER_CH_LOG" 2>&1 &
+    wait_for_clickhouse
+}

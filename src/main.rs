@@ -1,7 +1,8 @@
 //! `betledger`: one binary for every role. `serve` runs the command API, the
 //! Rinha API, the projections and the GraphQL query side in one process (or
-//! one role with `--role`); `migrate` sets up the database; `schema` writes
-//! the GraphQL SDL.
+//! one role with `--role`); `migrate` sets up the databases (Postgres, and
+//! ClickHouse when `CLICKHOUSE_URL` is set); `report` runs an analysts'
+//! report over ClickHouse; `schema` writes the GraphQL SDL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+mod report_format;
 
 // The write path allocates many small, short-lived objects per command (JSON
 // trees, strings, channels) from many threads; mimalloc serves those with
@@ -37,8 +40,12 @@ struct Cli {
 enum Command {
     /// Migrates the database, then serves every role (or the one named by --role).
     Serve(ServeArgs),
-    /// Creates or updates the database schema, then exits.
-    Migrate(DbArgs),
+    /// Creates or updates the database schema (and ClickHouse's tables when
+    /// CLICKHOUSE_URL is set), then exits.
+    Migrate(MigrateArgs),
+    /// Runs one of the analysts' reports over ClickHouse
+    /// (schemas/clickhouse/reports/NAME.sql) and prints it.
+    Report(ReportArgs),
     /// Writes the GraphQL SDL (or, with --check, fails when the file is stale).
     Schema {
         /// Where the SDL goes.
@@ -65,6 +72,93 @@ struct DbArgs {
     db_pool_size: u32,
 }
 
+#[derive(Args, Clone)]
+struct ClickHouseArgs {
+    /// HTTP URL of the ClickHouse server of the analytics projection
+    /// (`http://127.0.0.1:8123`). Without it there is no ClickHouse
+    /// projection and `reports` is unavailable; everything else runs.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// The ClickHouse database of the facts; created by `migrate`.
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "betledger")]
+    clickhouse_database: String,
+    #[arg(long, env = "CLICKHOUSE_USER")]
+    clickhouse_user: Option<String>,
+    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    clickhouse_password: Option<String>,
+    /// Longest one ClickHouse request (an insert, a report) may take.
+    #[arg(long, env = "CLICKHOUSE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    clickhouse_request_timeout_ms: u64,
+    /// Most events the ClickHouse projection writes per insert (1 to 100000).
+    #[arg(long, env = "CLICKHOUSE_BATCH_EVENTS_MAX", default_value_t = 50_000)]
+    clickhouse_batch_events_max: usize,
+    /// Longest delay between retries while ClickHouse fails (at least 100).
+    #[arg(
+        long,
+        env = "CLICKHOUSE_RETRY_BACKOFF_MAX_MS",
+        default_value_t = 30_000
+    )]
+    clickhouse_retry_backoff_max_ms: u64,
+}
+
+impl ClickHouseArgs {
+    fn config(&self) -> Option<projections::clickhouse::ClickHouseConfig> {
+        let url = self.clickhouse_url.as_ref()?;
+        Some(projections::clickhouse::ClickHouseConfig {
+            user: self.clickhouse_user.clone(),
+            password: self.clickhouse_password.clone(),
+            request_timeout_ms: self.clickhouse_request_timeout_ms,
+            ..projections::clickhouse::ClickHouseConfig::new(url, &self.clickhouse_database)
+        })
+    }
+
+    fn analytics(&self) -> anyhow::Result<Option<projections::clickhouse::Analytics>> {
+        self.config()
+            .map(|c| projections::clickhouse::Analytics::new(&c))
+            .transpose()
+            .context("ClickHouse settings")
+    }
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// One JSON object: report, columns, rows (cells as text), truncated.
+    Json,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The report: sportsbook_by_day, sportsbook_by_market, cash_by_day,
+    /// system_accounts, top_accounts, box_office_tickets_per_minute,
+    /// box_office_tiers, pools.
+    name: String,
+    /// Start of the range, included (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    from: chrono::DateTime<chrono::Utc>,
+    /// End of the range, excluded (RFC 3339).
+    #[arg(long)]
+    to: chrono::DateTime<chrono::Utc>,
+    /// Rows of top_accounts (1 to 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: ReportFormat,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Role {
     /// Every role in this process.
@@ -81,6 +175,8 @@ enum Role {
 struct ServeArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
     /// Which role this process plays.
     #[arg(long, env = "BETLEDGER_ROLE", value_enum, default_value = "all")]
     role: Role,
@@ -144,10 +240,15 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
-        Command::Migrate(db) => {
-            connect(&db).await?;
+        Command::Migrate(args) => {
+            connect(&args.db).await?;
             tracing::info!("database is up to date");
+            if let Some(analytics) = args.clickhouse.analytics()? {
+                analytics.migrate().await.context("migrating ClickHouse")?;
+                tracing::info!(database = analytics.database(), "ClickHouse is up to date");
+            }
         }
+        Command::Report(args) => return report(args).await,
         Command::Schema { out, check } => return schema(&out, check),
         Command::Serve(args) => serve(args).await?,
     }
@@ -165,6 +266,29 @@ fn schema(out: &PathBuf, check: bool) -> anyhow::Result<std::process::ExitCode> 
         return Ok(std::process::ExitCode::SUCCESS);
     }
     std::fs::write(out, sdl).with_context(|| format!("writing {}", out.display()))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn report(args: ReportArgs) -> anyhow::Result<std::process::ExitCode> {
+    use projections::clickhouse::reports::{self, ReportName, ReportParams};
+    let Some(analytics) = args.clickhouse.analytics()? else {
+        anyhow::bail!("set CLICKHOUSE_URL (or --clickhouse-url) to run reports");
+    };
+    let name = ReportName::parse(&args.name)?;
+    let params = ReportParams::new(name, args.from, args.to, args.limit)?;
+    let table = reports::run(&analytics, name, &params).await?;
+    let out = match args.format {
+        ReportFormat::Table => report_format::table(&table),
+        ReportFormat::Csv => report_format::csv(&table),
+        ReportFormat::Json => report_format::json(&table),
+    };
+    print!("{out}");
+    if table.truncated {
+        eprintln!(
+            "betledger: more than {} rows; the rest were left out, narrow the range",
+            reports::REPORT_ROWS_MAX
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -229,9 +353,41 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Ok(())
         });
     }
+    if runs(Role::Projections) {
+        if let Some(analytics) = args.clickhouse.analytics()? {
+            // ClickHouse's tables first; if it is down now, the sink's
+            // retries wait for it, and serving goes on without it.
+            if let Err(err) = analytics.migrate().await {
+                tracing::warn!(
+                    error = projections::error_chain(&err),
+                    "ClickHouse is not reachable at start; the analytics projection will retry"
+                );
+            }
+            let config = projections::clickhouse::sink::SinkConfig {
+                batch_events_max: args.clickhouse.clickhouse_batch_events_max,
+                poll_interval_ms: args.projection_poll_interval_ms,
+                retry_backoff_max_ms: args.clickhouse.clickhouse_retry_backoff_max_ms,
+            };
+            let sink = projections::clickhouse::ClickHouseSink::new(
+                store.clone(),
+                pool.clone(),
+                analytics.clone(),
+                config,
+            )?;
+            let stopped = stopped.clone();
+            tasks.spawn(async move {
+                sink.run(async move {
+                    signalled(stopped).await;
+                })
+                .await;
+                Ok(())
+            });
+        }
+    }
     if runs(Role::Queries) {
         let config = queries::QueriesConfig {
             at_least_timeout_ms: args.at_least_timeout_ms,
+            analytics: args.clickhouse.config(),
             ..queries::QueriesConfig::default()
         };
         let graphql = queries::router(pool.clone(), config);

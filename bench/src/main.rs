@@ -4,6 +4,7 @@
 //! - `baseline init|run`: the per-request design under pgbench, same mix.
 //! - `replay`: rebuilding the balances projection from a large log.
 //! - `rebuild`: `replay-tools rebuild` and `verify` on a large log.
+//! - `clickhouse`: the analytics projection's ingest and report latency.
 //! - `batch-sizes`: the writer's batch sizes, from a server log.
 //! - `summary`: the tables of `docs/benchmarks.md` from a results file.
 //!
@@ -17,6 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod baseline;
 mod batches;
 mod box_office;
+mod clickhouse;
 mod cpu;
 mod db;
 mod http;
@@ -64,6 +66,9 @@ enum Command {
     /// The hot-show case: N clients reserving seats at one show over the
     /// HTTP API of a running server, against the same clients' deposits.
     BoxOffice(Box<box_office::BoxOfficeArgs>),
+    /// Ingest rate of the ClickHouse projection and each report's latency
+    /// over a large fact table (10M postings by default).
+    Clickhouse(Box<clickhouse::ClickHouseArgs>),
     /// Summarises the writer's batch sizes from a server log (run the
     /// server with RUST_LOG=info,commands=debug).
     BatchSizes(batches::BatchSizesArgs),
@@ -81,6 +86,7 @@ async fn main() -> std::process::ExitCode {
         Command::Rebuild(args) => rebuild::run(*args).await,
         Command::Settlement(args) => settlement::run(*args).await,
         Command::BoxOffice(args) => box_office::run(*args).await,
+        Command::Clickhouse(args) => clickhouse::run(*args).await,
         Command::BatchSizes(args) => batches::run(args),
         Command::Summary(args) => summary::run(args),
     };

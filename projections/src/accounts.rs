@@ -257,7 +257,7 @@ impl Batch {
 }
 
 /// The wallet event in `recorded`, or `None` when it is not a wallet event.
-fn decode(recorded: &LogEvent) -> Result<Option<WalletEvent>, Error> {
+pub(crate) fn decode(recorded: &LogEvent) -> Result<Option<WalletEvent>, Error> {
     let decoded = WalletEvent::from_json(
         &recorded.event_type,
         recorded.schema_version,
@@ -363,7 +363,7 @@ impl<'a> PostingContext<'a> {
 
 /// The transfer's reason code as it is stored in events (`deposit`, ...).
 /// Read through serde so that codes added to the ledger need no change here.
-fn transfer_code(recorded: &LogEvent, transfer: &Transfer) -> Result<String, Error> {
+pub(crate) fn transfer_code(recorded: &LogEvent, transfer: &Transfer) -> Result<String, Error> {
     match serde_json::to_value(transfer.code) {
         Ok(serde_json::Value::String(code)) => Ok(code),
         _ => Err(Error::Invariant(format!(
@@ -511,7 +511,7 @@ fn wallet_version(recorded: &LogEvent, account: &AccountId) -> Option<i64> {
     own_stream.then_some(recorded.stream_version)
 }
 
-fn phase_name(phase: Phase) -> &'static str {
+pub(crate) fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Posted => "posted",
         Phase::PendingPlaced => "pending",

@@ -44,4 +44,19 @@ pub enum Error {
         reached: i64,
         waited_ms: u64,
     },
+    /// A ClickHouse request failed (the server is down, refused the SQL or
+    /// sent what the client cannot read).
+    #[error("ClickHouse {what} failed")]
+    ClickHouse {
+        what: String,
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// A ClickHouse request took longer than the configured timeout.
+    #[error("ClickHouse {what} took longer than {timeout_ms} ms")]
+    ClickHouseTimeout { what: String, timeout_ms: u64 },
+    /// A report was asked for with parameters it does not accept; the
+    /// caller's mistake, never the server's.
+    #[error("report {report}: {problem}")]
+    ReportParams { report: String, problem: String },
 }

@@ -10,10 +10,13 @@
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
 //! - [`rebuild`]: a projection replayed from position 0 into fresh tables
 //!   while the live ones serve, then swapped in.
+//! - [`clickhouse`]: the analytics projection into ClickHouse (its own
+//!   runner: insert first, then move the checkpoint) and the reports.
 //!
 //! The binary calls [`spawn`] with a [`ProjectionsConfig`].
 
 pub mod accounts;
+pub mod clickhouse;
 mod error;
 pub mod pools;
 pub mod rebuild;

@@ -86,7 +86,7 @@ pub(crate) async fn lock_checkpoint(
 
 /// Up to `batch_events_max` events after `after`, read page by page; a
 /// short page means the readable end of the log.
-async fn read_batch<S: EventStore>(
+pub(crate) async fn read_batch<S: EventStore>(
     store: &S,
     batch_events_max: usize,
     after: i64,

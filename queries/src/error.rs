@@ -28,6 +28,10 @@ pub enum QueryError {
         argument: &'static str,
         reason: String,
     },
+    /// `analytics_unavailable`: ClickHouse is not configured for this
+    /// process, or did not answer (in time). Retrying later may work.
+    #[error("analytics are unavailable: {0}")]
+    AnalyticsUnavailable(String),
     /// `internal`: anything else. The cause is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -39,6 +43,7 @@ impl QueryError {
             Self::ProjectionBehind { .. } => "projection_behind",
             Self::CurrencyRequired { .. } => "currency_required",
             Self::InvalidArgument { .. } => "invalid_argument",
+            Self::AnalyticsUnavailable(_) => "analytics_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -91,6 +96,16 @@ impl From<projections::Error> for QueryError {
                 reached,
                 waited_ms,
             },
+            projections::Error::ReportParams { problem, .. } => Self::InvalidArgument {
+                argument: "reports",
+                reason: problem,
+            },
+            // ClickHouse down or slow: not the client's fault, not a bug.
+            projections::Error::ClickHouse { .. }
+            | projections::Error::ClickHouseTimeout { .. } => {
+                tracing::warn!(error = projections::error_chain(&error), "report failed");
+                Self::AnalyticsUnavailable(error.to_string())
+            }
             other => Self::Internal(Box::new(other)),
         }
     }

@@ -7,6 +7,8 @@
 //!   result, settlement progress), and the bets of `Account.bets`.
 //! - [`pools`]: `pool` and `pools` (pot, stake and payout per unit of each
 //!   outcome), and the entries of `Account.poolEntries`.
+//! - [`reports`]: the analysts' reports over ClickHouse and the
+//!   ClickHouse projection's lag.
 //! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
 //! - [`QueryError`]: every error a client can see, with its stable code.
 //!
@@ -17,6 +19,7 @@ pub mod accounts;
 mod error;
 pub mod http;
 pub mod pools;
+pub mod reports;
 pub mod sportsbook;
 
 use std::time::Duration;
@@ -28,11 +31,13 @@ pub use accounts::AccountsQuery;
 pub use error::QueryError;
 pub use http::router;
 pub use pools::PoolsQuery;
+pub use reports::ReportsQuery;
 pub use sportsbook::SportsbookQuery;
 
-/// The query root: the accounts' fields, the sportsbook's and the pools'.
+/// The query root: the accounts' fields, the sportsbook's, the pools' and
+/// the reports'.
 #[derive(Default, MergedObject)]
-pub struct Query(AccountsQuery, SportsbookQuery, PoolsQuery);
+pub struct Query(AccountsQuery, SportsbookQuery, PoolsQuery, ReportsQuery);
 
 /// The GraphQL schema served by [`router`].
 pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -51,6 +56,9 @@ pub struct QueriesConfig {
     pub query_complexity_max: usize,
     /// Largest request body accepted; larger ones get 413.
     pub request_bytes_max: usize,
+    /// The ClickHouse database the reports read; without it, `reports`
+    /// fails with `analytics_unavailable`.
+    pub analytics: Option<projections::clickhouse::ClickHouseConfig>,
 }
 
 impl Default for QueriesConfig {
@@ -62,6 +70,7 @@ impl Default for QueriesConfig {
             // room for the account's own fields; not a page of pages.
             query_complexity_max: 2_000,
             request_bytes_max: 64 * 1024,
+            analytics: None,
         }
     }
 }
@@ -72,7 +81,15 @@ pub fn schema(pool: PgPool, config: QueriesConfig) -> QuerySchema {
         pool,
         at_least_timeout: Duration::from_millis(config.at_least_timeout_ms),
     };
-    builder(&config).data(read_models).finish()
+    let analytics = match &config.analytics {
+        Some(analytics) => projections::clickhouse::Analytics::new(analytics)
+            .map_err(|e| projections::error_chain(&e)),
+        None => Err("ClickHouse is not configured (CLICKHOUSE_URL)".to_owned()),
+    };
+    builder(&config)
+        .data(read_models)
+        .data(reports::ReportsSource(analytics))
+        .finish()
 }
 
 /// The schema's SDL, as committed in `schemas/graphql/schema.graphql`.

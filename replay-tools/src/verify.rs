@@ -12,13 +12,16 @@
 //! It stops at the first broken chain, naming the event; read-model
 //! differences are counted to the end and the first of each is named.
 
+mod clickhouse;
 mod read_models;
 mod replay;
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use ledger::book::Book;
 use ledger::store::{PgEventStore, RecordedEvent, READ_EVENTS_MAX};
+use projections::clickhouse::{Analytics, ClickHouseConfig};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -39,6 +42,14 @@ pub struct Args {
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
+    /// Also compare the ClickHouse projection (every account's sums, up to
+    /// its checkpoint) with the replay, on this ClickHouse server; skipped
+    /// when the sink has never run against this database.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// The ClickHouse database of the facts.
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "betledger")]
+    clickhouse_database: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -59,8 +70,15 @@ pub struct Report {
 pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
     let started = Instant::now();
     let pool = db::connect(database_url).await?;
+    let analytics = match &args.clickhouse_url {
+        Some(url) => Some(Analytics::new(&ClickHouseConfig::new(
+            url,
+            &args.clickhouse_database,
+        ))?),
+        None => None,
+    };
     let mut tx = db::snapshot(&pool).await?;
-    let mut report = walk(&mut tx, args.every).await?;
+    let mut report = walk(&mut tx, args.every, analytics.as_ref()).await?;
     tx.commit().await?;
     report.seconds = started.elapsed().as_secs_f64();
     report.events_per_s = report.events as f64 / report.seconds.max(f64::EPSILON);
@@ -76,12 +94,30 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
 }
 
 /// The whole audit inside the snapshot `conn` holds.
-async fn walk(conn: &mut PgConnection, every: Option<i64>) -> Result<Report, Error> {
+async fn walk(
+    conn: &mut PgConnection,
+    every: Option<i64>,
+    analytics: Option<&Analytics>,
+) -> Result<Report, Error> {
     let end: i64 = sqlx::query_scalar(include_str!("verify/last_position.sql"))
         .fetch_one(&mut *conn)
         .await?;
     let balances_at = checkpoint(conn, projections::accounts::BALANCES, end).await?;
     let statements_at = checkpoint(conn, projections::accounts::STATEMENTS, end).await?;
+    // The replay as of the ClickHouse sink's checkpoint (-1: not compared).
+    // A database whose sink never ran (no checkpoint row) has nothing in
+    // ClickHouse to compare: CLICKHOUSE_URL set for other databases of the
+    // same machine must not fail their audit.
+    let sink_ran: bool = sqlx::query_scalar(include_str!("verify/sink_ran.sql"))
+        .bind(projections::clickhouse::SINK_NAME)
+        .fetch_one(&mut *conn)
+        .await?;
+    let analytics = analytics.filter(|_| sink_ran);
+    let clickhouse_at = match analytics {
+        Some(_) => checkpoint(conn, projections::clickhouse::SINK_NAME, end).await?,
+        None => -1,
+    };
+    let mut clickhouse_book = Book::default();
     let mut statement = StatementCheck::open(conn, statements_at).await?;
     let mut balances: Option<Compared> = None;
     let mut chain = Chain::default();
@@ -105,6 +141,11 @@ async fn walk(conn: &mut PgConnection, every: Option<i64>) -> Result<Report, Err
                 continue;
             };
             replay.apply(event, &wallet_event);
+            if event.global_position <= clickhouse_at {
+                if let Some((transfer, phase)) = wallet_event.transfer() {
+                    clickhouse_book.apply(transfer, phase);
+                }
+            }
             if event.global_position <= statements_at {
                 for line in replay::lines(event, &wallet_event) {
                     statement.expect(conn, line).await?;
@@ -124,6 +165,10 @@ async fn walk(conn: &mut PgConnection, every: Option<i64>) -> Result<Report, Err
             "at the end of the log: {unbalanced}"
         )));
     }
+    let mut read_models = vec![balances, statement];
+    if let Some(analytics) = analytics {
+        read_models.push(clickhouse::compare(analytics, &clickhouse_book, clickhouse_at).await?);
+    }
     let verified = chain.verified();
     Ok(Report {
         events: verified.events,
@@ -132,7 +177,7 @@ async fn walk(conn: &mut PgConnection, every: Option<i64>) -> Result<Report, Err
         accounts: replay.accounts(),
         every,
         sum_checks: sums.checks,
-        read_models: vec![balances, statement],
+        read_models,
         ..Report::default()
     })
 }
@@ -223,7 +268,7 @@ fn write_text(out: &mut String, r: &Report) -> std::fmt::Result {
         None => writeln!(out)?,
     }
     for m in &r.read_models {
-        let what = if m.projection == projections::accounts::BALANCES {
+        let what = if m.projection != projections::accounts::STATEMENTS {
             "accounts"
         } else {
             "lines"

@@ -112,6 +112,7 @@ pub async fn snapshot(pool: &PgPool) -> serde_json::Value {
     })
 }
 
+pub mod analytics;
 pub mod desk;
 
 /// Every row of the sportsbook read models (but `updated_at`) and the

@@ -36,7 +36,7 @@ pub struct Compared {
 }
 
 impl Compared {
-    fn new(projection: &'static str, table: &'static str, position: i64) -> Self {
+    pub(super) fn new(projection: &'static str, table: &'static str, position: i64) -> Self {
         Self {
             projection,
             table,
