@@ -12,24 +12,36 @@ use commands::settlement::Step;
 use commands::SettlementConfig;
 use common::{spawn_app, spawn_app_without_settler, App};
 use ledger::book::Book;
-use ledger::store::{EventStore, PgEventStore, READ_EVENTS_MAX};
+use ledger::store::PgEventStore;
 use ledger::testkit::sportsbook::place_bets;
 use ledger::wallet::WalletEvent;
 use ledger::{AccountId, Currency};
 use sqlx::PgPool;
 
-/// Every transfer in the log, in a book.
+/// Every transfer in the log, in a book. Read with plain SQL after the
+/// commands have answered, not through the gap-safe `read_all`: that one
+/// stops below the oldest transaction open anywhere in the cluster, which
+/// another test's long transaction can hold back for seconds.
 async fn book(store: &PgEventStore) -> Book {
+    const PAGE: i64 = 10_000;
     let mut book = Book::default();
-    let mut after = 0;
+    let mut after = 0_i64;
     loop {
-        let events = store.read_all(after, READ_EVENTS_MAX).await.expect("read");
-        let Some(last) = events.last() else {
+        let rows: Vec<(i64, String, i32, serde_json::Value)> = sqlx::query_as(
+            "SELECT global_position, event_type, schema_version, payload FROM events
+             WHERE global_position > $1 ORDER BY global_position LIMIT $2",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(store.pool())
+        .await
+        .expect("read");
+        let Some(last) = rows.last() else {
             return book;
         };
-        after = last.global_position;
-        for r in &events {
-            if let Ok(e) = WalletEvent::from_stored(&r.event_type, r.schema_version, &r.payload) {
+        after = last.0;
+        for (_, event_type, version, payload) in &rows {
+            if let Ok(e) = WalletEvent::from_stored(event_type, *version, payload) {
                 if let Some((transfer, phase)) = e.transfer() {
                     book.apply(transfer, phase);
                 }

@@ -181,7 +181,19 @@ async fn pool_workloads_keep_the_books_and_read_models_exact(pool: PgPool) {
         ProjectionsConfig::default(),
     )
     .expect("runner");
-    while runner.step().await.expect("pools") != Step::Idle {}
+    let head = common::log_head(&pool).await;
+    for _ in 0..10_000 {
+        if runner.step().await.expect("pools") == Step::Idle {
+            if common::caught_up(&pool, &["pools"], head).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(
+        common::caught_up(&pool, &["pools"], head).await,
+        "pools caught up"
+    );
     let live = pools_rows(&pool).await;
     assert_eq!(
         live,

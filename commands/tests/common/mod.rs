@@ -97,8 +97,17 @@ pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
 
 /// The app with its writer but no settlement process: the test drives
 /// settlements itself with [`AppState::settler`], and can stop one half-way.
+///
+/// Its commands may wait up to a minute for their commit: the first command
+/// on a market of 100,000 bets reads the whole stream into the cache, which
+/// takes longer than the default reply timeout in a debug build sharing two
+/// cores with the rest of the suite.
 pub async fn spawn_app_without_settler(pool: PgPool) -> (App, AppState) {
-    let state = AppState::start_writer(PgEventStore::new(pool), CommandsConfig::default());
+    let config = CommandsConfig {
+        reply_timeout_ms: 60_000,
+        ..CommandsConfig::default()
+    };
+    let state = AppState::start_writer(PgEventStore::new(pool), config);
     let api = serve(commands::router(state.clone())).await;
     let rinha = serve(commands::rinha_router(state.clone())).await;
     let app = App {

@@ -103,19 +103,52 @@ impl Copy {
     }
 }
 
-/// Steps both live projections until idle, as `serve` would.
+/// Steps both live projections until they have applied the whole log, as
+/// `serve` would.
 pub async fn project(pool: &PgPool) {
     let store = PgEventStore::new(pool.clone());
     let config = ProjectionsConfig::default();
     let balances =
         Runner::new(store.clone(), pool.clone(), Balances, config.clone()).expect("runner");
     let statements = Runner::new(store, pool.clone(), Statements, config).expect("runner");
+    let head = log_head(pool).await;
     for _ in 0..10_000 {
         let b = balances.step().await.expect("balances");
         let s = statements.step().await.expect("statements");
-        if (b, s) == (Step::Idle, Step::Idle) {
+        if (b, s) == (Step::Idle, Step::Idle)
+            && caught_up(pool, &["balances", "statements"], head).await
+        {
             return;
         }
+        if (b, s) == (Step::Idle, Step::Idle) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
-    panic!("projections not idle");
+    panic!("projections not caught up with the log");
+}
+
+/// The position of the log's last committed event.
+pub async fn log_head(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT coalesce(max(global_position), 0)::int8 FROM events")
+        .fetch_one(pool)
+        .await
+        .expect("log head")
+}
+
+/// Whether every named projection's checkpoint has reached `head`. A runner
+/// that is idle may still be behind: its gap-safe reader stops below the
+/// oldest transaction open anywhere in the cluster, and other tests'
+/// databases share the cluster, so a test waits for the checkpoint.
+pub async fn caught_up(pool: &PgPool, names: &[&str], head: i64) -> bool {
+    let behind: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM unnest($1::text[]) AS n(name)
+         LEFT JOIN projection_checkpoints c USING (name)
+         WHERE coalesce(c.position, 0) < $2",
+    )
+    .bind(names)
+    .bind(head)
+    .fetch_one(pool)
+    .await
+    .expect("checkpoints");
+    behind == 0
 }
