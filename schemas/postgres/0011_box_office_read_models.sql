@@ -75,4 +75,4 @@ CREATE TABLE tickets (
 );
 
 -- `Account.tickets(first, after)` pages an account's tickets newest first.
-CREATE INDEX tickets_by_account ON tickets (account_id, issued_position DESC, ticket_id);
+CREATE INDEX tickets_by_account ON tickets (account_id, issued_position DESC, ticket_id DESC);
