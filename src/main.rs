@@ -68,7 +68,7 @@ struct DbArgs {
     database_url: String,
     /// Connections this process keeps to Postgres. Every process's pool,
     /// added up, must stay under the server's max_connections.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 30)]
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 33)]
     db_pool_size: u32,
 }
 

@@ -7,6 +7,8 @@
 //! - [`sportsbook`]: markets (odds, liability per outcome, settlement) and
 //!   bets with their legs, as one projection.
 //! - [`pools`]: parimutuel pools, their outcomes and entries.
+//! - [`box_office`]: shows, their tiers (seats and the price in force),
+//!   reservations and tickets.
 //! - [`wait`]: read-your-writes, waiting for a checkpoint to reach a position.
 //! - [`rebuild`]: a projection replayed from position 0 into fresh tables
 //!   while the live ones serve, then swapped in.
@@ -16,6 +18,7 @@
 //! The binary calls [`spawn`] with a [`ProjectionsConfig`].
 
 pub mod accounts;
+pub mod box_office;
 pub mod clickhouse;
 mod error;
 pub mod pools;
@@ -31,6 +34,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use accounts::{Balances, Statements};
+pub use box_office::BoxOffice;
 pub use error::Error;
 pub use ledger::error_chain;
 pub use pools::Pools;
@@ -56,7 +60,8 @@ pub fn spawn(
     let balances = Runner::new(store.clone(), pool.clone(), Balances, config.clone())?;
     let statements = Runner::new(store.clone(), pool.clone(), Statements, config.clone())?;
     let sportsbook = Runner::new(store.clone(), pool.clone(), Sportsbook, config.clone())?;
-    let pools = Runner::new(store, pool, Pools, config)?;
+    let pools = Runner::new(store.clone(), pool.clone(), Pools, config.clone())?;
+    let box_office = Runner::new(store, pool, BoxOffice, config)?;
 
     let (stop, stopped) = watch::channel(false);
     let mut runners = JoinSet::new();
@@ -72,8 +77,12 @@ pub fn spawn(
     runners.spawn(async move {
         sportsbook.run(signalled(sportsbook_stopped)).await;
     });
+    let pools_stopped = stopped.clone();
     runners.spawn(async move {
-        pools.run(signalled(stopped)).await;
+        pools.run(signalled(pools_stopped)).await;
+    });
+    runners.spawn(async move {
+        box_office.run(signalled(stopped)).await;
     });
 
     Ok(tokio::spawn(async move {

@@ -65,6 +65,9 @@ impl AccountsQuery {
             } else if ctx.look_ahead().field("poolEntries").exists() {
                 // Entries come from the pools projection, likewise.
                 wait_at_least(models, at_least, &ACCOUNTS_AND_POOLS).await?;
+            } else if ctx.look_ahead().field("tickets").exists() {
+                // Tickets come from the box office projection, likewise.
+                wait_at_least(models, at_least, &ACCOUNTS_AND_TICKETS).await?;
             } else {
                 wait_at_least(models, at_least, &projections::accounts::ALL).await?;
             }
@@ -198,6 +201,27 @@ impl Account {
         .await
         .map_err(QueryError::into_graphql)
     }
+
+    /// This account's show tickets in this currency, newest first: `after`
+    /// pages on to older ones.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<crate::box_office::TicketCursor, crate::box_office::Ticket>>
+    {
+        async {
+            let models = read_models(ctx)?;
+            let first = page_items(first)?;
+            let after = after.as_deref().map(decode_cursor).transpose()?;
+            crate::box_office::tickets_page(&models.pool, self, first, after).await
+        }
+        .await
+        .map_err(QueryError::into_graphql)
+    }
 }
 
 /// One account's side of one money movement.
@@ -303,6 +327,12 @@ const ACCOUNTS_AND_POOLS: [&str; 3] = [
     projections::accounts::BALANCES,
     projections::accounts::STATEMENTS,
     projections::pools::POOLS,
+];
+
+const ACCOUNTS_AND_TICKETS: [&str; 3] = [
+    projections::accounts::BALANCES,
+    projections::accounts::STATEMENTS,
+    projections::box_office::BOX_OFFICE,
 ];
 
 const ACCOUNTS_AND_BETS: [&str; 3] = [

@@ -7,6 +7,8 @@
 //!   result, settlement progress), and the bets of `Account.bets`.
 //! - [`pools`]: `pool` and `pools` (pot, stake and payout per unit of each
 //!   outcome), and the entries of `Account.poolEntries`.
+//! - [`box_office`]: `show` and `shows` (each tier's seats and price in
+//!   force), and the tickets of `Account.tickets`.
 //! - [`reports`]: the analysts' reports over ClickHouse and the
 //!   ClickHouse projection's lag.
 //! - [`http`]: the axum router serving `POST /graphql` and GraphiQL.
@@ -16,6 +18,7 @@
 //! writes [`sdl`] to `schemas/graphql/schema.graphql`.
 
 pub mod accounts;
+pub mod box_office;
 mod error;
 pub mod http;
 pub mod pools;
@@ -28,16 +31,23 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, Sche
 use sqlx::PgPool;
 
 pub use accounts::AccountsQuery;
+pub use box_office::BoxOfficeQuery;
 pub use error::QueryError;
 pub use http::router;
 pub use pools::PoolsQuery;
 pub use reports::ReportsQuery;
 pub use sportsbook::SportsbookQuery;
 
-/// The query root: the accounts' fields, the sportsbook's, the pools' and
-/// the reports'.
+/// The query root: the accounts' fields, the sportsbook's, the pools', the
+/// box office's and the reports'.
 #[derive(Default, MergedObject)]
-pub struct Query(AccountsQuery, SportsbookQuery, PoolsQuery, ReportsQuery);
+pub struct Query(
+    AccountsQuery,
+    SportsbookQuery,
+    PoolsQuery,
+    BoxOfficeQuery,
+    ReportsQuery,
+);
 
 /// The GraphQL schema served by [`router`].
 pub type QuerySchema = Schema<Query, EmptyMutation, EmptySubscription>;

@@ -11,7 +11,7 @@ use projections::rebuild::{
     Ended, Progress, RebuildOptions, Rebuilt, Start, SWAP_LOCK_TIMEOUT_MAX_MS,
 };
 use projections::runner::BATCH_EVENTS_LIMIT;
-use projections::{Balances, Pools, Projection, Rebuild, Sportsbook, Statements};
+use projections::{Balances, BoxOffice, Pools, Projection, Rebuild, Sportsbook, Statements};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -35,6 +35,9 @@ pub enum Which {
     /// Parimutuel pools, their outcomes and entries (`pools`,
     /// `pool_outcomes`, `pool_entries`).
     Pools,
+    /// Shows, their tiers, reservations and tickets (`shows`,
+    /// `show_tiers`, `show_reservations`, `tickets`).
+    BoxOffice,
     /// The ClickHouse facts (`postings`, `bets`, ...): the ClickHouse
     /// database is dropped and created again and the sink's checkpoint set
     /// to 0, then the log is written again from position 0. Reports read
@@ -124,6 +127,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
         Which::Statements => rebuild(&pool, Statements, options).await?,
         Which::Sportsbook => rebuild(&pool, Sportsbook, options).await?,
         Which::Pools => rebuild(&pool, Pools, options).await?,
+        Which::BoxOffice => rebuild(&pool, BoxOffice, options).await?,
     };
     let seconds = rebuilt.elapsed.as_secs_f64();
     let report = Report {
@@ -132,6 +136,7 @@ pub async fn run(database_url: &str, args: &Args) -> Result<(), Error> {
             Which::Statements => Statements.name(),
             Which::Sportsbook => Sportsbook.name(),
             Which::Pools => Pools.name(),
+            Which::BoxOffice => BoxOffice.name(),
             Which::Clickhouse => projections::clickhouse::SINK_NAME,
         },
         ended: match rebuilt.ended {

@@ -3,7 +3,9 @@
 //! back (full and partial refunds), a refusal and a show cancelled with
 //! tickets and open reservations, over the real command API with its
 //! box-office process, the read models sum to zero and `verify` finds
-//! them equal to a fresh replay.
+//! them equal to a fresh replay. The box office's own read models (live,
+//! then rebuilt) say what the domain decided: seats, prices in force,
+//! reservations and tickets.
 
 mod common;
 
@@ -13,6 +15,7 @@ use commands::{AppState, BoxOfficeConfig, CommandsConfig};
 use common::{project, run_ok};
 use ledger::store::PgEventStore;
 use ledger::testkit::database_url;
+use projections::{BoxOffice, ProjectionsConfig, Runner, Step};
 use sqlx::PgPool;
 
 async fn serve(router: axum::Router) -> String {
@@ -214,4 +217,102 @@ async fn box_office_money_keeps_the_read_models_exact(pool: PgPool) {
     );
     let report = String::from_utf8(run_ok(&database_url(&pool), &["verify"])).expect("utf-8");
     assert!(report.contains("match the replay"), "{report}");
+
+    let runner = Runner::new(
+        PgEventStore::new(pool.clone()),
+        pool.clone(),
+        BoxOffice,
+        ProjectionsConfig::default(),
+    )
+    .expect("runner");
+    while runner.step().await.expect("box office") != Step::Idle {}
+    let live = box_office_rows(&pool).await;
+    assert_eq!(
+        live.shows,
+        vec![
+            "later|cancelled|600".to_owned(),
+            "soon|on_sale|1".to_owned()
+        ]
+    );
+    // "soon": ada's ticket given back and cy's reservation expired leave 2
+    // of 4 stalls sold, so the 50% step raises the price by 15%.
+    assert_eq!(
+        live.tiers,
+        vec![
+            "later|0|stalls|4|0|0|4|3333",
+            "later|1|circle|50|0|0|50|1999",
+            "soon|0|stalls|4|2|0|2|3832",
+            "soon|1|circle|50|0|0|50|1999",
+        ]
+    );
+    assert_eq!(
+        live.reservations_by_status,
+        vec![
+            "later|confirmed|3",
+            "later|released|1",
+            "soon|confirmed|2",
+            "soon|expired|1"
+        ]
+    );
+    // A third of 3,333 back within a day of "soon"; everything back on
+    // "later" (one given back, three refunded by the cancellation).
+    assert_eq!(
+        live.tickets_by_status,
+        vec![
+            "later|refunded|4|13831",
+            "soon|issued|2|0",
+            "soon|refunded|1|1110"
+        ]
+    );
+    run_ok(&database_url(&pool), &["rebuild", "box-office"]);
+    assert_eq!(
+        box_office_rows(&pool).await,
+        live,
+        "a rebuild says the same"
+    );
+}
+
+#[derive(Debug, PartialEq)]
+struct BoxOfficeRows {
+    shows: Vec<String>,
+    tiers: Vec<String>,
+    reservations_by_status: Vec<String>,
+    tickets_by_status: Vec<String>,
+    reservations: Vec<String>,
+    tickets: Vec<String>,
+}
+
+async fn box_office_rows(pool: &PgPool) -> BoxOfficeRows {
+    let rows = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, String>(sql)
+            .fetch_all(pool)
+            .await
+            .expect(sql)
+    };
+    BoxOfficeRows {
+        shows: rows(
+            "SELECT concat_ws('|', show_id, status, reservation_ttl_s) FROM shows ORDER BY show_id",
+        )
+        .await,
+        tiers: rows(
+            "SELECT concat_ws('|', show_id, tier, name, capacity, sold, reserved, seats_left, current_price) FROM show_tiers ORDER BY show_id, tier",
+        )
+        .await,
+        reservations_by_status: rows(
+            "SELECT concat_ws('|', show_id, status, count(*)) FROM show_reservations GROUP BY show_id, status ORDER BY 1",
+        )
+        .await,
+        tickets_by_status: rows(
+            "SELECT concat_ws('|', show_id, status, count(*), sum(refund)) FROM tickets GROUP BY show_id, status ORDER BY 1",
+        )
+        .await,
+        reservations: rows(
+            "SELECT concat_ws('|', reservation_id, show_id, tier, account_id, seats, unit_price, status, reserved_position, position) FROM show_reservations ORDER BY 1",
+        )
+        .await,
+        tickets: rows(
+            "SELECT concat_ws('|', ticket_id, reservation_id, show_id, tier, account_id, price, status, refund, issued_position, position) FROM tickets ORDER BY 1",
+        )
+        .await,
+    }
 }
