@@ -543,3 +543,76 @@ async fn the_slim_log_matches_the_full_one(pool: PgPool) {
         2
     );
 }
+
+/// A projection's connection lives as long as the server. Its log reads
+/// must not keep a plan made while the log was empty (a sequential scan and
+/// a sort): with autovacuum off nothing would ever replace it, and every
+/// step would read the whole log.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn log_reads_use_the_index_after_the_log_grows(pool: PgPool) {
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .expect("one connection");
+    let store = PgEventStore::new(one.clone());
+    // A new deployment: a few events, analysed (as autovacuum or the
+    // operator would), then enough reads for Postgres to settle on a cached
+    // generic plan, if the statement were a cached one.
+    store
+        .append(
+            StreamId::new("young"),
+            StreamHead::EMPTY,
+            (0..5).map(event).collect(),
+            "young".into(),
+        )
+        .await
+        .expect("append");
+    sqlx::query("ANALYZE events")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+    for _ in 0..10 {
+        store.read_log(0, 100).await.expect("read");
+    }
+    sqlx::query(
+        "INSERT INTO events (stream_id, stream_version, event_id, command_id, event_type, \
+                             schema_version, payload, recorded_at, hash) \
+         SELECT 'grown', n, gen_random_uuid(), 'c' || n, 'test_happened', 1, \
+                jsonb_build_object('n', n), now(), sha256(n::text::bytea) \
+         FROM generate_series(1, 20000) AS n",
+    )
+    .execute(&pool)
+    .await
+    .expect("grow the log");
+    let last: i64 = sqlx::query_scalar("SELECT max(global_position) FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("last");
+    let seq_read = || async {
+        // Flush this connection's counters and read them afresh.
+        sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(&one)
+            .await
+            .expect("flush");
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&one)
+            .await
+            .expect("clear");
+        sqlx::query_scalar::<_, i64>(
+            "SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = 'events'",
+        )
+        .fetch_one(&one)
+        .await
+        .expect("counters")
+    };
+    let before = seq_read().await;
+    for _ in 0..20 {
+        store.read_log(last - 10, 100).await.expect("read");
+    }
+    let scanned = seq_read().await - before;
+    assert!(
+        scanned < 20_000,
+        "20 reads of the log's last 10 events scanned {scanned} rows sequentially"
+    );
+}

@@ -101,7 +101,9 @@ impl PgEventStore {
         after_position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, Error> {
+        // Planned afresh at each call, as `read_log` is (see there).
         let rows = sqlx::query(include_str!("read_committed_page.sql"))
+            .persistent(false)
             .bind(after_position)
             .bind(limit.clamp(0, READ_EVENTS_MAX))
             .fetch_all(conn)
@@ -484,7 +486,9 @@ impl EventStore for PgEventStore {
     }
 
     async fn read_all(&self, after_position: i64, limit: i64) -> Result<Vec<RecordedEvent>, Error> {
+        // Planned afresh at each call, as `read_log` is (see there).
         let rows = sqlx::query(include_str!("read_all.sql"))
+            .persistent(false)
             .bind(after_position)
             .bind(limit.clamp(0, READ_EVENTS_MAX))
             .fetch_all(&self.pool)
@@ -493,7 +497,13 @@ impl EventStore for PgEventStore {
     }
 
     async fn read_log(&self, after_position: i64, limit: i64) -> Result<Vec<LogEvent>, Error> {
+        // Planned afresh at each call, not cached per connection: a plan
+        // cached while the log was nearly empty is a sequential scan and a
+        // sort, and without a new ANALYZE (autovacuum off) the connection
+        // keeps it forever, reading the whole log at every projection step.
+        // Planning this query costs far less than one such scan.
         let rows = sqlx::query(include_str!("read_log.sql"))
+            .persistent(false)
             .bind(after_position)
             .bind(limit.clamp(0, READ_EVENTS_MAX))
             .fetch_all(&self.pool)
