@@ -2,7 +2,9 @@
 //! from the event log, written to ClickHouse in batches, and the reports
 //! analysts run over them.
 //!
-//! - [`facts`]: events → rows of `postings` and `bets` (pure).
+//! - [`facts`]: events → rows of `postings`, `bets`, `pool_entries` and
+//!   the box office's `show_tiers`, `show_reservations` and `ticket_sales`
+//!   (pure).
 //! - [`sink`]: the runner that moves the `clickhouse` checkpoint: insert
 //!   into ClickHouse first, then move the checkpoint in Postgres, so
 //!   delivery is at-least-once and the tables' keys make it exactly-once
@@ -30,7 +32,7 @@ pub use sink::{AnalyticsLag, ClickHouseSink, SINK_NAME};
 
 /// The DDL of every table, in order; each statement is idempotent
 /// (`CREATE ... IF NOT EXISTS`).
-const SCHEMA: [(&str, &str); 4] = [
+const SCHEMA: [(&str, &str); 6] = [
     (
         "0001_postings.sql",
         include_str!("../../schemas/clickhouse/0001_postings.sql"),
@@ -46,6 +48,14 @@ const SCHEMA: [(&str, &str); 4] = [
     (
         "0004_pool_entries.sql",
         include_str!("../../schemas/clickhouse/0004_pool_entries.sql"),
+    ),
+    (
+        "0005_show_tiers.sql",
+        include_str!("../../schemas/clickhouse/0005_show_tiers.sql"),
+    ),
+    (
+        "0006_show_reservations.sql",
+        include_str!("../../schemas/clickhouse/0006_show_reservations.sql"),
     ),
 ];
 
@@ -182,7 +192,14 @@ impl Analytics {
     pub async fn insert(&self, facts: &Facts) -> Result<(), Error> {
         self.insert_rows("postings", &facts.postings).await?;
         self.insert_rows("bets", &facts.bets).await?;
-        self.insert_rows("pool_entries", &facts.pool_entries).await
+        self.insert_rows("pool_entries", &facts.pool_entries)
+            .await?;
+        // The dimensions before the tickets that reports join to them, so
+        // that a reader never sees a ticket of this batch without its tier.
+        self.insert_rows("show_tiers", &facts.show_tiers).await?;
+        self.insert_rows("show_reservations", &facts.show_reservations)
+            .await?;
+        self.insert_rows("ticket_sales", &facts.ticket_sales).await
     }
 
     async fn insert_rows<T>(&self, table: &'static str, rows: &[T]) -> Result<(), Error>
