@@ -87,6 +87,14 @@ impl ClickHouseConfig {
     }
 }
 
+/// What `system.columns` says of `ticket_sales`: how many columns it has
+/// (0: no such table) and whether one is `reservation_id`.
+#[derive(Debug, serde::Deserialize, clickhouse::Row)]
+struct TicketSalesShape {
+    columns: u64,
+    with_reservation_id: u64,
+}
+
 #[derive(Debug, serde::Deserialize, clickhouse::Row)]
 struct AccountSums {
     account: String,
@@ -160,16 +168,54 @@ impl Analytics {
         &self.client
     }
 
-    /// Creates the database and every table unless they exist.
+    /// Creates the database and every table unless they exist. A
+    /// `ticket_sales` of the shape from before the box office was mapped
+    /// (no `reservation_id`) is dropped first and made again: nothing ever
+    /// wrote it, so no fact is lost, and `CREATE ... IF NOT EXISTS` alone
+    /// would keep the old shape and every insert would fail. The facts of
+    /// box-office events the sink has already passed are then missing;
+    /// [`sink::migrate`] also sends the log again for them.
     pub async fn migrate(&self) -> Result<(), Error> {
         let create = format!("CREATE DATABASE IF NOT EXISTS {}", self.database);
         self.bounded("create database", self.server.query_raw(&create).execute())
             .await?;
+        if self.ticket_sales_outdated().await? {
+            tracing::warn!(
+                database = %self.database,
+                "dropping ticket_sales of the shape without reservation_id; it is created anew"
+            );
+            self.bounded(
+                "drop old ticket_sales",
+                self.client
+                    .query_raw("DROP TABLE IF EXISTS ticket_sales")
+                    .execute(),
+            )
+            .await?;
+        }
         for (file, ddl) in SCHEMA {
             self.bounded(file, self.client.query_raw(ddl).execute())
                 .await?;
         }
         Ok(())
+    }
+
+    /// True when `ticket_sales` exists in the shape from before the box
+    /// office was mapped: without the `reservation_id` column.
+    pub async fn ticket_sales_outdated(&self) -> Result<bool, Error> {
+        let shape: TicketSalesShape = self
+            .bounded(
+                "ticket_sales shape",
+                self.server
+                    .query(
+                        "SELECT toUInt64(count()) AS columns, \
+                         toUInt64(countIf(name = 'reservation_id')) AS with_reservation_id \
+                         FROM system.columns WHERE database = ? AND table = 'ticket_sales'",
+                    )
+                    .bind(self.database.as_str())
+                    .fetch_one(),
+            )
+            .await?;
+        Ok(shape.columns > 0 && shape.with_reservation_id == 0)
     }
 
     /// Drops the database with every fact in it (tests, and a reset before
