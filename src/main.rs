@@ -241,10 +241,12 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Migrate(args) => {
-            connect(&args.db).await?;
+            let pool = connect(&args.db).await?;
             tracing::info!("database is up to date");
             if let Some(analytics) = args.clickhouse.analytics()? {
-                analytics.migrate().await.context("migrating ClickHouse")?;
+                projections::clickhouse::sink::migrate(&pool, &analytics)
+                    .await
+                    .context("migrating ClickHouse")?;
                 tracing::info!(database = analytics.database(), "ClickHouse is up to date");
             }
         }
@@ -357,7 +359,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(analytics) = args.clickhouse.analytics()? {
             // ClickHouse's tables first; if it is down now, the sink's
             // retries wait for it, and serving goes on without it.
-            if let Err(err) = analytics.migrate().await {
+            if let Err(err) = projections::clickhouse::sink::migrate(&pool, &analytics).await {
                 tracing::warn!(
                     error = projections::error_chain(&err),
                     "ClickHouse is not reachable at start; the analytics projection will retry"

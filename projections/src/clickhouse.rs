@@ -2,7 +2,9 @@
 //! from the event log, written to ClickHouse in batches, and the reports
 //! analysts run over them.
 //!
-//! - [`facts`]: events → rows of `postings` and `bets` (pure).
+//! - [`facts`]: events → rows of `postings`, `bets`, `pool_entries` and
+//!   the box office's `show_tiers`, `show_reservations` and `ticket_sales`
+//!   (pure).
 //! - [`sink`]: the runner that moves the `clickhouse` checkpoint: insert
 //!   into ClickHouse first, then move the checkpoint in Postgres, so
 //!   delivery is at-least-once and the tables' keys make it exactly-once
@@ -30,7 +32,7 @@ pub use sink::{AnalyticsLag, ClickHouseSink, SINK_NAME};
 
 /// The DDL of every table, in order; each statement is idempotent
 /// (`CREATE ... IF NOT EXISTS`).
-const SCHEMA: [(&str, &str); 4] = [
+const SCHEMA: [(&str, &str); 6] = [
     (
         "0001_postings.sql",
         include_str!("../../schemas/clickhouse/0001_postings.sql"),
@@ -46,6 +48,14 @@ const SCHEMA: [(&str, &str); 4] = [
     (
         "0004_pool_entries.sql",
         include_str!("../../schemas/clickhouse/0004_pool_entries.sql"),
+    ),
+    (
+        "0005_show_tiers.sql",
+        include_str!("../../schemas/clickhouse/0005_show_tiers.sql"),
+    ),
+    (
+        "0006_show_reservations.sql",
+        include_str!("../../schemas/clickhouse/0006_show_reservations.sql"),
     ),
 ];
 
@@ -75,6 +85,14 @@ impl ClickHouseConfig {
             request_timeout_ms: 30_000,
         }
     }
+}
+
+/// What `system.columns` says of `ticket_sales`: how many columns it has
+/// (0: no such table) and whether one is `reservation_id`.
+#[derive(Debug, serde::Deserialize, clickhouse::Row)]
+struct TicketSalesShape {
+    columns: u64,
+    with_reservation_id: u64,
 }
 
 #[derive(Debug, serde::Deserialize, clickhouse::Row)]
@@ -150,16 +168,54 @@ impl Analytics {
         &self.client
     }
 
-    /// Creates the database and every table unless they exist.
+    /// Creates the database and every table unless they exist. A
+    /// `ticket_sales` of the shape from before the box office was mapped
+    /// (no `reservation_id`) is dropped first and made again: nothing ever
+    /// wrote it, so no fact is lost, and `CREATE ... IF NOT EXISTS` alone
+    /// would keep the old shape and every insert would fail. The facts of
+    /// box-office events the sink has already passed are then missing;
+    /// [`sink::migrate`] also sends the log again for them.
     pub async fn migrate(&self) -> Result<(), Error> {
         let create = format!("CREATE DATABASE IF NOT EXISTS {}", self.database);
         self.bounded("create database", self.server.query_raw(&create).execute())
             .await?;
+        if self.ticket_sales_outdated().await? {
+            tracing::warn!(
+                database = %self.database,
+                "dropping ticket_sales of the shape without reservation_id; it is created anew"
+            );
+            self.bounded(
+                "drop old ticket_sales",
+                self.client
+                    .query_raw("DROP TABLE IF EXISTS ticket_sales")
+                    .execute(),
+            )
+            .await?;
+        }
         for (file, ddl) in SCHEMA {
             self.bounded(file, self.client.query_raw(ddl).execute())
                 .await?;
         }
         Ok(())
+    }
+
+    /// True when `ticket_sales` exists in the shape from before the box
+    /// office was mapped: without the `reservation_id` column.
+    pub async fn ticket_sales_outdated(&self) -> Result<bool, Error> {
+        let shape: TicketSalesShape = self
+            .bounded(
+                "ticket_sales shape",
+                self.server
+                    .query(
+                        "SELECT toUInt64(count()) AS columns, \
+                         toUInt64(countIf(name = 'reservation_id')) AS with_reservation_id \
+                         FROM system.columns WHERE database = ? AND table = 'ticket_sales'",
+                    )
+                    .bind(self.database.as_str())
+                    .fetch_one(),
+            )
+            .await?;
+        Ok(shape.columns > 0 && shape.with_reservation_id == 0)
     }
 
     /// Drops the database with every fact in it (tests, and a reset before
@@ -182,7 +238,14 @@ impl Analytics {
     pub async fn insert(&self, facts: &Facts) -> Result<(), Error> {
         self.insert_rows("postings", &facts.postings).await?;
         self.insert_rows("bets", &facts.bets).await?;
-        self.insert_rows("pool_entries", &facts.pool_entries).await
+        self.insert_rows("pool_entries", &facts.pool_entries)
+            .await?;
+        // The dimensions before the tickets that reports join to them, so
+        // that a reader never sees a ticket of this batch without its tier.
+        self.insert_rows("show_tiers", &facts.show_tiers).await?;
+        self.insert_rows("show_reservations", &facts.show_reservations)
+            .await?;
+        self.insert_rows("ticket_sales", &facts.ticket_sales).await
     }
 
     async fn insert_rows<T>(&self, table: &'static str, rows: &[T]) -> Result<(), Error>

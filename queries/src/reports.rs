@@ -137,8 +137,8 @@ impl Reports {
         self.run(ctx, ReportName::TopAccounts).await
     }
 
-    /// Tickets sold per minute per show (`box_office_tickets_per_minute.sql`;
-    /// empty until the box office lands).
+    /// Tickets sold, refunded and net, and revenue, per show and minute
+    /// (`box_office_tickets_per_minute.sql`).
     async fn box_office_tickets_per_minute(
         &self,
         ctx: &Context<'_>,
@@ -146,8 +146,8 @@ impl Reports {
         self.run(ctx, ReportName::BoxOfficeTicketsPerMinute).await
     }
 
-    /// Occupancy (basis points) and revenue per show and tier
-    /// (`box_office_tiers.sql`; empty until the box office lands).
+    /// Seats held, capacity, occupancy (basis points) and revenue per show
+    /// and tier (`box_office_tiers.sql`).
     async fn box_office_tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Report> {
         self.run(ctx, ReportName::BoxOfficeTiers).await
     }

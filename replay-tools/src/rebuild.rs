@@ -38,8 +38,10 @@ pub enum Which {
     /// Shows, their tiers, reservations and tickets (`shows`,
     /// `show_tiers`, `show_reservations`, `tickets`).
     BoxOffice,
-    /// The ClickHouse facts (`postings`, `bets`, ...): the ClickHouse
-    /// database is dropped and created again and the sink's checkpoint set
+    /// The ClickHouse facts (`postings`, `bets`, `pool_entries`,
+    /// `show_tiers`, `show_reservations`, `ticket_sales`): the ClickHouse
+    /// database is dropped with every table in it, created again and the
+    /// sink's checkpoint set
     /// to 0, then the log is written again from position 0. Reports read
     /// partial totals until it ends (docs/analytics.md); a running sink
     /// joins in harmlessly (repeats fold). Needs --clickhouse-url.

@@ -1,6 +1,7 @@
-//! A sportsbook event maker for tests (the projections' and, through
-//! `#[path]`, the queries'): it decides market commands, bets, settlements
-//! and cash-outs with the real domain, as the command side will, and
+//! A sportsbook and box-office event maker for tests (the projections'
+//! and, through `#[path]`, the queries'): it decides market commands, bets,
+//! settlements, cash-outs, shows, reservations, confirmations, expiries and
+//! tickets given back with the real domain, as the command side does, and
 //! appends their events through the real store (`append_batch`, and
 //! `append_groups` for a command on several streams). It keeps the
 //! domain's own states, which the read models are compared with. It panics
@@ -11,6 +12,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use ledger::box_office::pricing::{PriceStep, RefundRule};
+use ledger::box_office::{
+    decide_cancel_ticket, decide_confirm, decide_expire, decide_reserve, decide_show, Decision,
+    Reserve, Show, ShowCommand, ShowEvent, ShowState, TierSpec,
+};
 use ledger::sportsbook::bet::{
     current_odds, decide_bet, decide_cash_out_markets, LegRequest, OddsPolicy, PlaceBet,
 };
@@ -27,8 +33,8 @@ use ledger::wallet::{
     decide, AcceptCashOut, Bet, OfferCashOut, SettleLeg, WalletCommand, WalletEvent, WalletState,
 };
 use ledger::{
-    AccountId, Amount, BetId, CreditLimit, Currency, MarketId, OfferId, SettlementId, StreamId,
-    TransferId,
+    AccountId, Amount, BetId, CreditLimit, Currency, MarketId, OfferId, ReservationId,
+    SettlementId, ShowId, StreamId, TicketId, TransferId,
 };
 use sqlx::PgPool;
 
@@ -47,11 +53,16 @@ impl<S: Default> Default for Stream<S> {
     }
 }
 
+/// A tier to schedule: name, capacity, base price, and the pricing steps
+/// as (at_sold_bp, raise_bp).
+pub type Tier<'a> = (&'a str, u32, i64, &'a [(u32, u32)]);
+
 pub struct Desk {
     pub store: PgEventStore,
     /// The global position of the last event appended.
     pub last_position: i64,
     markets: HashMap<String, Stream<MarketState>>,
+    shows: HashMap<String, Stream<ShowState>>,
     wallets: HashMap<String, Stream<WalletState>>,
     /// Accounts in the order opened.
     accounts: Vec<String>,
@@ -78,6 +89,7 @@ impl Desk {
             store: PgEventStore::new(pool.clone()),
             last_position: 0,
             markets: HashMap::new(),
+            shows: HashMap::new(),
             wallets: HashMap::new(),
             accounts: Vec::new(),
             commands: 0,
@@ -286,6 +298,154 @@ impl Desk {
             .await
     }
 
+    /// Schedules `show` in EUR, starting `starts_at`, with `tiers` of
+    /// (name, capacity, base price, steps as (at_sold_bp, raise_bp)),
+    /// refunds in full until a day before and `late_refund_bp` after.
+    pub async fn schedule_show(
+        &mut self,
+        show: &str,
+        starts_at: DateTime<Utc>,
+        tiers: &[Tier<'_>],
+        late_refund_bp: u32,
+    ) -> i64 {
+        let command = ShowCommand::Schedule {
+            show: ShowId::parse(show).expect("show id"),
+            name: format!("{show} night"),
+            starts_at,
+            currency: eur(),
+            tiers: tiers
+                .iter()
+                .map(|(name, capacity, base_price, steps)| TierSpec {
+                    name: (*name).to_owned(),
+                    capacity: *capacity,
+                    base_price: *base_price,
+                    steps: steps
+                        .iter()
+                        .map(|(at_sold_bp, raise_bp)| PriceStep {
+                            at_sold_bp: *at_sold_bp,
+                            raise_bp: *raise_bp,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            seats_per_customer_max: 10,
+            reservation_ttl_s: 600,
+            refund_rule: RefundRule {
+                full_refund_until_s_before: 86_400,
+                late_refund_bp,
+            },
+        };
+        let stream = self.shows.entry(show.to_owned()).or_default();
+        let events = decide_show(&stream.state, &command)
+            .unwrap_or_else(|r| panic!("{show}: {command:?} rejected: {r:?}"));
+        self.append(Vec::new(), vec![(show.to_owned(), events)], None)
+            .await
+    }
+
+    /// `account` reserves `seats` seats of `tier` at the price in force.
+    pub async fn reserve(
+        &mut self,
+        show: &str,
+        account: &str,
+        tier: u16,
+        seats: u32,
+    ) -> ReservationId {
+        let command = Reserve {
+            reservation_id: ReservationId::generate(),
+            account: AccountId::parse(account).expect("account id"),
+            tier,
+            seats,
+            now: Utc::now(),
+        };
+        let decision = decide_reserve(
+            &self.wallets[account].state,
+            &self.shows[show].state,
+            &command,
+        )
+        .unwrap_or_else(|r| panic!("{show}: {command:?} rejected: {r:?}"));
+        self.decided(show, account, decision).await;
+        command.reservation_id
+    }
+
+    /// Confirms an open reservation now: its tickets, one per seat.
+    pub async fn confirm(&mut self, show: &str, reservation_id: ReservationId) -> Vec<TicketId> {
+        let account = self.reservation_account(show, reservation_id);
+        let decision = decide_confirm(
+            &self.wallets[&account].state,
+            &self.shows[show].state,
+            reservation_id,
+            Utc::now(),
+        )
+        .unwrap_or_else(|r| panic!("{show}: confirm {reservation_id} rejected: {r:?}"));
+        let tickets = match decision.show.as_slice() {
+            [ShowEvent::ReservationConfirmed(e)] => e.tickets.clone(),
+            other => panic!("a confirmation's show events: {other:?}"),
+        };
+        self.decided(show, &account, decision).await;
+        tickets
+    }
+
+    /// Expires an open reservation, as the box-office process does once
+    /// its time is up (decided as of then, so the test need not wait).
+    pub async fn expire(&mut self, show: &str, reservation_id: ReservationId) -> i64 {
+        let account = self.reservation_account(show, reservation_id);
+        let due = self.show(show).reservations[&reservation_id].expires_at;
+        let decision = decide_expire(
+            &self.wallets[&account].state,
+            &self.shows[show].state,
+            reservation_id,
+            due,
+        )
+        .unwrap_or_else(|r| panic!("{show}: expire {reservation_id} rejected: {r:?}"));
+        self.decided(show, &account, decision).await
+    }
+
+    /// The ticket's customer gives it back now, refunded per the show's
+    /// rule.
+    pub async fn give_back(&mut self, show: &str, ticket: TicketId) -> i64 {
+        let reservation_id = self.show(show).tickets[&ticket];
+        let account = self.reservation_account(show, reservation_id);
+        let decision = decide_cancel_ticket(
+            &self.wallets[&account].state,
+            &self.shows[show].state,
+            ticket,
+            Utc::now(),
+        )
+        .unwrap_or_else(|r| panic!("{show}: give back {ticket} rejected: {r:?}"));
+        self.decided(show, &account, decision).await
+    }
+
+    /// The domain's state of `show`.
+    pub fn show(&self, show: &str) -> &Show {
+        self.shows[show]
+            .state
+            .show
+            .as_ref()
+            .expect("show scheduled")
+    }
+
+    fn reservation_account(&self, show: &str, reservation_id: ReservationId) -> String {
+        self.show(show).reservations[&reservation_id]
+            .account
+            .as_str()
+            .to_owned()
+    }
+
+    /// Appends a box-office decision: the wallet's events and the show's,
+    /// one group, as the command side commits them.
+    async fn decided(&mut self, show: &str, account: &str, decision: Decision) -> i64 {
+        let wallet = self.wallets.get_mut(account).expect("wallet opened");
+        for event in &decision.wallet {
+            wallet.state = std::mem::take(&mut wallet.state).evolve(event);
+        }
+        self.append(
+            Vec::new(),
+            vec![(show.to_owned(), decision.show)],
+            Some((account.to_owned(), decision.wallet)),
+        )
+        .await
+    }
+
     /// The domain's state of `market`.
     pub fn market(&self, market: &str) -> &Market {
         self.markets[market]
@@ -341,11 +501,21 @@ impl Desk {
             .await
     }
 
-    /// Appends one command's events: the wallet's (already folded into its
-    /// state) and each market's (folded here), all streams as one group.
     async fn append_markets(
         &mut self,
         markets: Vec<(String, Vec<MarketEvent>)>,
+        wallet: Option<(String, Vec<WalletEvent>)>,
+    ) -> i64 {
+        self.append(markets, Vec::new(), wallet).await
+    }
+
+    /// Appends one command's events: the wallet's (already folded into its
+    /// state) and each market's and show's (folded here), all streams as
+    /// one group.
+    async fn append(
+        &mut self,
+        markets: Vec<(String, Vec<MarketEvent>)>,
+        shows: Vec<(String, Vec<ShowEvent>)>,
         wallet: Option<(String, Vec<WalletEvent>)>,
     ) -> i64 {
         self.commands += 1;
@@ -388,6 +558,23 @@ impl Desk {
             });
             streams.push(Key::Market(market.clone()));
         }
+        for (show, events) in &shows {
+            let stream = self.shows.entry(show.clone()).or_default();
+            for event in events {
+                stream.state = std::mem::take(&mut stream.state).evolve(event);
+            }
+            group.push(StreamAppend {
+                stream_id: StreamId::show(&ShowId::parse(show).expect("show id")),
+                expected: stream.head,
+                commands: vec![command(
+                    events
+                        .iter()
+                        .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                        .collect(),
+                )],
+            });
+            streams.push(Key::Show(show.clone()));
+        }
         let outcomes = if group.len() == 1 {
             self.store.append_batch(group).await.expect("append")
         } else {
@@ -407,6 +594,7 @@ impl Desk {
             match key {
                 Key::Wallet(account) => self.wallets.get_mut(&account).expect("wallet").head = head,
                 Key::Market(market) => self.markets.get_mut(&market).expect("market").head = head,
+                Key::Show(show) => self.shows.get_mut(&show).expect("show").head = head,
             }
         }
         visible(&self.store, self.last_position).await;
@@ -418,6 +606,7 @@ impl Desk {
 enum Key {
     Wallet(String),
     Market(String),
+    Show(String),
 }
 
 fn eur() -> Currency {
