@@ -28,11 +28,11 @@ FROM
     FROM ticket_sales FINAL
     WHERE time >= {from:DateTime} AND time < {to:DateTime}
     GROUP BY show_id, minute
-)
+) AS by_minute
 ANY LEFT JOIN
 (
     SELECT show_id, any(currency) AS currency
     FROM show_tiers FINAL
     GROUP BY show_id
-) USING (show_id)
+) AS shows USING (show_id)
 ORDER BY show_id, minute

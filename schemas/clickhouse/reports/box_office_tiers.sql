@@ -8,7 +8,8 @@
 -- A ticket row names its reservation, not its tier: the tier comes from
 -- `show_reservations`, its name and capacity from `show_tiers`, each
 -- joined in its own step (ClickHouse 18.16 takes one JOIN per SELECT), on
--- FINAL subqueries so repeats are not joined twice.
+-- FINAL subqueries so repeats are not joined twice. Every joined subquery
+-- has an alias: current ClickHouse refuses one without.
 --
 -- Parameters: {from:DateTime}, {to:DateTime} (UTC).
 SELECT
@@ -36,17 +37,17 @@ FROM
         FROM ticket_sales FINAL
         WHERE time >= {from:DateTime} AND time < {to:DateTime}
         GROUP BY show_id, reservation_id
-    )
+    ) AS by_reservation
     ANY LEFT JOIN
     (
         SELECT show_id, reservation_id, tier AS tier_index
         FROM show_reservations FINAL
-    ) USING (show_id, reservation_id)
+    ) AS reservations USING (show_id, reservation_id)
     GROUP BY show_id, tier_index
-)
+) AS by_tier
 ANY LEFT JOIN
 (
     SELECT show_id, tier AS tier_index, name AS tier_name, capacity, currency
     FROM show_tiers FINAL
-) USING (show_id, tier_index)
+) AS tiers USING (show_id, tier_index)
 ORDER BY show_id, tier_index

@@ -19,13 +19,13 @@ FROM
     FROM bets FINAL
     WHERE time >= {from:DateTime} AND time < {to:DateTime}
         AND event_type IN ('bet_placed', 'bet_voided', 'bet_paid', 'bet_payout_reversed')
-)
+) AS bet_events
 ANY LEFT JOIN
 (
     SELECT bet_id, market AS bet_market
     FROM bets FINAL
     WHERE event_type = 'bet_placed'
-)
+) AS placed
 USING bet_id
 GROUP BY market, currency
 ORDER BY market, currency
