@@ -298,3 +298,58 @@ ensure_clickhouse() {
         </dev/null >>"$BETLEDGER_CH_LOG" 2>&1 &
     wait_for_clickhouse
 }
+
+# The ClickHouse SQL is also checked against current ClickHouse
+# (scripts/clickhouse_current.py) in process, through chdb-core, the Python
+# package that embeds ClickHouse: its major.minor is ClickHouse's (26.9.0
+# embeds 26.9.2.1). Only chdb-core is installed, without the pandas and
+# pyarrow it declares: its `chdb.session` does not use them, and they would
+# double the install (900 MB instead of 560). The `chdb` package on top
+# pins no engine version (chdb-core>=...), so it is not used.
+BETLEDGER_CHDB_PIN=chdb-core==26.9.0
+BETLEDGER_CHDB_DIR=${BETLEDGER_CHDB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/chdb-venv}
+BETLEDGER_PIP_SECONDS=${BETLEDGER_PIP_SECONDS:-600}
+
+# chdb_pip_install PYTHON [PIP_OPTION...]: pip install the pin with every
+# wait bounded: 60 s per connection, the whole install BETLEDGER_PIP_SECONDS.
+chdb_pip_install() {
+    local python=$1
+    shift
+    PIP_ROOT_USER_ACTION=ignore timeout "$BETLEDGER_PIP_SECONDS" "$python" -m pip install --quiet --disable-pip-version-check \
+        --no-input --timeout 60 --retries 2 --no-deps "$@" "$BETLEDGER_CHDB_PIN" >&2
+}
+
+# Make BETLEDGER_CHDB_DIR/bin/python a Python that imports chdb, the pinned
+# version (a stamp file says which; another pin reinstalls). A venv where
+# python3 can make one (Debian needs python3-venv for that, installed here
+# with apt-get when missing); else `pip install --target` with python3's
+# own pip, run through a wrapper that sets PYTHONPATH.
+ensure_chdb() {
+    local dir=$BETLEDGER_CHDB_DIR stamp=$BETLEDGER_CHDB_DIR/betledger-pin
+    if [[ -x $dir/bin/python && $(cat "$stamp" 2>/dev/null) == "$BETLEDGER_CHDB_PIN" ]]; then
+        return 0
+    fi
+    rm -rf "$dir"
+    if ! command -v python3 >/dev/null 2>&1 ||
+        { ! python3 -c 'import ensurepip' 2>/dev/null && ! python3 -m pip --version >/dev/null 2>&1; }; then
+        command -v apt-get >/dev/null 2>&1 ||
+            die "need python3 (3.9 or later) with venv or pip to install $BETLEDGER_CHDB_PIN"
+        log "installing python3 and python3-venv from the distribution's packages"
+        local apt_opts=(-o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -q </dev/null >&2
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q python3 python3-venv </dev/null >&2
+    fi
+    log "installing $BETLEDGER_CHDB_PIN (embedded ClickHouse) into $dir"
+    if python3 -c 'import ensurepip' 2>/dev/null; then
+        python3 -m venv "$dir" >&2 || die "python3 -m venv $dir failed"
+        chdb_pip_install "$dir/bin/python" || die "pip could not install $BETLEDGER_CHDB_PIN into $dir"
+    else
+        chdb_pip_install python3 --target "$dir/site" ||
+            die "pip could not install $BETLEDGER_CHDB_PIN into $dir/site"
+        mkdir -p "$dir/bin"
+        printf '#!/usr/bin/env bash\nPYTHONPATH=%q${PYTHONPATH:+:$PYTHONPATH} exec %q "$@"\n' \
+            "$dir/site" "$(python3 -c 'import sys; print(sys.executable)')" >"$dir/bin/python"
+        chmod +x "$dir/bin/python"
+    fi
+    printf '%s\n' "$BETLEDGER_CHDB_PIN" >"$stamp"
+}
