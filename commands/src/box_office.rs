@@ -28,8 +28,8 @@ use tokio::sync::Notify;
 use crate::cache::{catch_up, Aggregate, Cached, StateCache};
 use crate::ApiError;
 
-/// Most shows one search for live shows returns.
-const LIVE_SHOWS_MAX: i64 = 1_000;
+/// Largest page of live shows one search may return.
+pub const LIVE_SHOWS_PAGE_MAX: usize = 10_000;
 /// Largest batch: its wallets and the show stay well inside one append's
 /// limits.
 pub const BATCH_ITEMS_MAX: usize = 2_000;
@@ -43,6 +43,9 @@ pub struct BoxOfficeConfig {
     /// Longest sleep between looks when not woken and no expiry is due
     /// sooner.
     pub poll_interval_ms: u64,
+    /// Live shows read in one search (1 to [`LIVE_SHOWS_PAGE_MAX`]); a step
+    /// goes through every page, so this bounds memory, not coverage.
+    pub live_shows_page: usize,
 }
 
 impl Default for BoxOfficeConfig {
@@ -50,6 +53,7 @@ impl Default for BoxOfficeConfig {
         Self {
             batch_items_max: 500,
             poll_interval_ms: 1_000,
+            live_shows_page: 1_000,
         }
     }
 }
@@ -128,28 +132,42 @@ impl BoxOfficeProcess {
 
     /// Does one batch of work on the first show that has some.
     pub async fn step(&self) -> Result<Step, ApiError> {
-        for stream in self.live_shows().await? {
-            let cached = self
-                .cache
-                .current(&self.store, &stream)
-                .await
-                .map_err(|_| ApiError::Unavailable)?;
-            let Some(show) = cached.show() else {
-                continue;
-            };
-            if show.status == ShowStatus::Cancelling {
-                return self.cancel_chunk(stream, cached).await;
+        let mut after: Option<StreamId> = None;
+        loop {
+            let page = self.live_shows(after.as_ref()).await?;
+            let last_page = page.len() < self.page_size();
+            for stream in &page {
+                let cached = self
+                    .cache
+                    .current(&self.store, stream)
+                    .await
+                    .map_err(|_| ApiError::Unavailable)?;
+                let Some(show) = cached.show() else {
+                    continue;
+                };
+                if show.status == ShowStatus::Cancelling {
+                    return self.cancel_chunk(stream.clone(), cached).await;
+                }
+                if let Some(step) = expiry::expire_due(self, stream, &cached).await? {
+                    return Ok(step);
+                }
             }
-            if let Some(step) = expiry::expire_due(self, &stream, &cached).await? {
-                return Ok(step);
+            match page.into_iter().last() {
+                Some(last) if !last_page => after = Some(last),
+                _ => return Ok(Step::Idle),
             }
         }
-        Ok(Step::Idle)
     }
 
-    async fn live_shows(&self) -> Result<Vec<StreamId>, ApiError> {
+    fn page_size(&self) -> usize {
+        self.config.live_shows_page.clamp(1, LIVE_SHOWS_PAGE_MAX)
+    }
+
+    /// A page of live shows: the first ones after `after`, in stream order.
+    async fn live_shows(&self, after: Option<&StreamId>) -> Result<Vec<StreamId>, ApiError> {
         let rows = sqlx::query(include_str!("box_office/live_shows.sql"))
-            .bind(LIVE_SHOWS_MAX)
+            .bind(i64::try_from(self.page_size()).unwrap_or(i64::MAX))
+            .bind(after.map_or("", |s| s.as_str()))
             .fetch_all(self.store.pool())
             .await
             .map_err(|e| ApiError::internal(ledger::Error::from(e)))?;
@@ -164,14 +182,24 @@ impl BoxOfficeProcess {
 
     /// How long until the soonest open reservation of a cached show expires.
     async fn next_expiry_in(&self) -> Option<Duration> {
-        let streams = self.live_shows().await.ok()?;
         let now = Utc::now();
-        streams
-            .iter()
-            .filter_map(|s| self.cache.get(s))
-            .filter_map(|c| c.show().and_then(|s| s.next_expiry()))
-            .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
-            .min()
+        let mut soonest: Option<Duration> = None;
+        let mut after: Option<StreamId> = None;
+        loop {
+            let page = self.live_shows(after.as_ref()).await.ok()?;
+            let last_page = page.len() < self.page_size();
+            let in_page = page
+                .iter()
+                .filter_map(|s| self.cache.get(s))
+                .filter_map(|c| c.show().and_then(|s| s.next_expiry()))
+                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+                .min();
+            soonest = soonest.into_iter().chain(in_page).min();
+            match page.into_iter().last() {
+                Some(last) if !last_page => after = Some(last),
+                _ => return soonest,
+            }
+        }
     }
 
     async fn cancel_chunk(&self, stream: StreamId, cached: Cached) -> Result<Step, ApiError> {

@@ -230,6 +230,31 @@ async fn reservations_expire_by_themselves_releasing_seats_and_money(pool: PgPoo
     assert_eq!(show(&app, "short").await["tiers"][0]["seats_left"], 10);
 }
 
+/// Live shows are read a page at a time: a reservation at the last show of
+/// the last page expires as one at the first would.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn reservations_expire_at_every_live_show_however_many(pool: PgPool) {
+    let (app, state) = spawn_app_without_settler(pool.clone()).await;
+    customers(&app, 1).await;
+    for i in 0..5 {
+        schedule(&app, &format!("page{i}"), 10, 1).await;
+    }
+    let (status, body) = reserve(&app, "page4", 0, 2).await;
+    assert_eq!(status, 201, "{body}");
+    let process = state.box_office(BoxOfficeConfig {
+        live_shows_page: 2,
+        ..BoxOfficeConfig::default()
+    });
+    assert_eq!(process.step().await.expect("step"), Step::Idle);
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(process.step().await.expect("step"), Step::Worked);
+    assert_eq!(process.step().await.expect("step"), Step::Idle);
+    assert_eq!(show(&app, "page4").await["tiers"][0]["seats_left"], 10);
+    assert_eq!(count(&pool, "seats_released").await, 1);
+    assert_books(&pool, 1, &HashMap::new()).await;
+}
+
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn a_confirm_racing_the_expiry_has_one_winner(pool: PgPool) {
     const CUSTOMERS: usize = 40;
