@@ -197,6 +197,7 @@ pub async fn run(args: ClickHouseArgs) -> anyhow::Result<()> {
         written.postings
     );
 
+    let mut truncated = Vec::new();
     for report in ReportName::ALL {
         let params = ReportParams::new(
             report,
@@ -206,6 +207,7 @@ pub async fn run(args: ClickHouseArgs) -> anyhow::Result<()> {
         )?;
         let mut times = Vec::with_capacity(args.runs);
         let mut rows = 0;
+        let mut cut = false;
         for _ in 0..args.runs {
             let started = Instant::now();
             let table = reports::run(&analytics, report, &params)
@@ -213,33 +215,51 @@ pub async fn run(args: ClickHouseArgs) -> anyhow::Result<()> {
                 .with_context(|| report.as_str().to_owned())?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             rows = table.rows.len();
+            cut = table.truncated;
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "report {:<30} median {:>8.0} ms (min {:.0}, max {:.0}), {rows} rows",
+            "report {:<30} median {:>8.0} ms (min {:.0}, max {:.0}), {rows} rows{}",
             report.as_str(),
             times[times.len() / 2],
             times[0],
-            times[times.len() - 1]
+            times[times.len() - 1],
+            if cut { " (truncated)" } else { "" }
         );
+        if cut {
+            truncated.push((report, reports::render(report, &params)?));
+        }
     }
 
     // After the reports, so that counting does not warm their reads.
-    let mut counter = Counter::new(&args.clickhouse_url, &args.database);
-    for (table, rows) in TABLES.into_iter().zip(written.by_table()) {
-        match &mut counter {
-            Some(counter) => {
-                let under_final = counter.count(table).await?;
-                println!(
-                    "table {table:<18} {rows:>10} rows written, {under_final:>10} under FINAL"
-                );
-                anyhow::ensure!(
-                    under_final == rows,
-                    "{table}: {rows} rows written but {under_final} under FINAL: two facts share a key"
-                );
-            }
-            None => println!("table {table:<18} {rows:>10} rows written"),
+    let Some(mut counter) = Counter::new(&args.clickhouse_url, &args.database) else {
+        for (table, rows) in TABLES.into_iter().zip(written.by_table()) {
+            println!("table {table:<18} {rows:>10} rows written");
         }
+        if !args.keep {
+            analytics.drop_database().await?;
+        }
+        return Ok(());
+    };
+    for (report, sql) in truncated {
+        let all = counter
+            .count(&format!("SELECT count() FROM ({sql}\n)"))
+            .await?;
+        println!(
+            "report {:<30} {all} rows in full; the API returns the first {}",
+            report.as_str(),
+            reports::REPORT_ROWS_MAX
+        );
+    }
+    for (table, rows) in TABLES.into_iter().zip(written.by_table()) {
+        let under_final = counter
+            .count(&format!("SELECT count() FROM {table} FINAL"))
+            .await?;
+        println!("table {table:<18} {rows:>10} rows written, {under_final:>10} under FINAL");
+        anyhow::ensure!(
+            under_final == rows,
+            "{table}: {rows} rows written but {under_final} under FINAL: two facts share a key"
+        );
     }
     if !args.keep {
         analytics.drop_database().await?;
@@ -579,11 +599,14 @@ impl Wallets {
     }
 }
 
-/// Each table's rows under FINAL, over ClickHouse's HTTP interface; `None`
-/// for a server the harness's client does not reach (not loopback).
+/// Counts over ClickHouse's HTTP interface (each table's rows under
+/// FINAL, a truncated report's rows in full); `None` for a server the
+/// harness's client does not reach (not loopback).
 struct Counter {
     conn: Conn,
-    database: String,
+    /// `/?database=...`: the database was checked by `Analytics::new`
+    /// (letters, digits, _), so it needs no escaping.
+    path: String,
 }
 
 impl Counter {
@@ -592,28 +615,26 @@ impl Counter {
         let conn = Conn::new(endpoint, Duration::from_secs(600)).ok()?;
         Some(Self {
             conn,
-            database: database.to_owned(),
+            path: format!("/?database={database}"),
         })
     }
 
-    async fn count(&mut self, table: &str) -> anyhow::Result<u64> {
-        // The database name was checked by `Analytics::new` (letters,
-        // digits, _) and the table is one of `TABLES`: safe to splice.
-        let sql = format!("SELECT count() FROM {}.{table} FINAL", self.database);
+    /// The one number `sql` answers.
+    async fn count(&mut self, sql: &str) -> anyhow::Result<u64> {
         let response = self
             .conn
-            .send(Method::POST, "/", None, Some(sql.into()))
+            .send(Method::POST, &self.path, None, Some(sql.to_owned().into()))
             .await
-            .map_err(|e| anyhow::anyhow!("counting {table}: {}", e.reason()))?;
+            .map_err(|e| anyhow::anyhow!("{sql}: {}", e.reason()))?;
         let body = String::from_utf8_lossy(&response.body);
         anyhow::ensure!(
             response.status == 200,
-            "counting {table}: HTTP {}: {body}",
+            "{sql}: HTTP {}: {body}",
             response.status
         );
         body.trim()
             .parse()
-            .with_context(|| format!("counting {table}: {body:?} is not a count"))
+            .with_context(|| format!("{sql}: {body:?} is not a count"))
     }
 }
 
