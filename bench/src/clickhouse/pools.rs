@@ -186,12 +186,17 @@ impl Pools {
         let state = pool.stream.state.pool.as_ref().context("a created pool")?;
         let resolution = state.resolution().context("a settled pool")?;
         let plan = state.plan(resolution);
-        let entries: Vec<PoolEntryId> = state.entries.iter().map(|e| e.entry_id).collect();
-        let mut paid = 0i64;
-        for start in (0..entries.len()).step_by(PAYOUT_CHUNK) {
-            let end = (start + PAYOUT_CHUNK).min(entries.len());
-            for k in start..end {
-                let amount = plan.amounts[k];
+        // Each entry with its wallet and what it gets, in entry order.
+        let payees: Vec<(PoolEntryId, usize, i64)> = state
+            .entries
+            .iter()
+            .zip(&pool.entrants)
+            .zip(&plan.amounts)
+            .map(|((entry, account), amount)| (entry.entry_id, *account, *amount))
+            .collect();
+        let (mut paid, mut done) = (0i64, 0u64);
+        for chunk in payees.chunks(PAYOUT_CHUNK) {
+            for &(entry_id, account, amount) in chunk {
                 paid += amount;
                 // A losing entry gets nothing: its stake stays in the pot.
                 if amount == 0 {
@@ -199,16 +204,16 @@ impl Pools {
                 }
                 let command = PayEntry {
                     pool: pool.id.clone(),
-                    entry_id: entries[k],
+                    entry_id,
                     amount: Amount::new(amount).map_err(rejected)?,
                     refund: plan.refund,
                 };
-                let account = pool.entrants[k];
                 let events = decide_payment(wallets.state(account), &command).map_err(rejected)?;
                 wallets.record(account, events, at, log)?;
             }
+            done += chunk.len() as u64;
             let progress = PoolCommand::RecordProgress {
-                entries_done: end as u64,
+                entries_done: done,
                 paid,
             };
             decide(&mut pool.stream, &progress, at, log)?;
