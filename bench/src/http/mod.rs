@@ -20,7 +20,8 @@ use crate::mix::Mix;
 use crate::report::{HttpReport, LagSummary, Latency, Output, Record};
 use crate::rss;
 use crate::schedule::{Schedule, RATE_MAX_PER_S};
-// The box-office benchmark drives its own clients over the same connections.
+// The box-office benchmark drives its own clients over the same connections,
+// and `bench clickhouse` counts its tables' rows over one.
 pub(crate) use client::{Conn, Endpoint};
 use worker::{LagProbe, Shared, Worker, WorkerStats};
 
