@@ -105,6 +105,7 @@ async fn box_office_money_keeps_the_read_models_exact(pool: PgPool) {
         box_office: BoxOfficeConfig {
             batch_items_max: 2,
             poll_interval_ms: 50,
+            ..BoxOfficeConfig::default()
         },
         ..CommandsConfig::default()
     };
