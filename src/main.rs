@@ -215,6 +215,11 @@ struct ServeArgs {
     /// How often an idle projection reads the log even without a NOTIFY.
     #[arg(long, env = "PROJECTION_POLL_INTERVAL_MS", default_value_t = 500)]
     projection_poll_interval_ms: u64,
+    /// How long the projections whose events are a small share of the log
+    /// (sportsbook, pools, box office) pause after catching up before they
+    /// step again: fewer, larger steps for a little more lag.
+    #[arg(long, env = "PROJECTION_SPARSE_STEP_SPACING_MS", default_value_t = 10)]
+    projection_sparse_step_spacing_ms: u64,
     /// How long a query with atLeast waits for the projection to catch up.
     #[arg(long, env = "AT_LEAST_TIMEOUT_MS", default_value_t = 2_000)]
     at_least_timeout_ms: u64,
@@ -347,6 +352,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let config = projections::ProjectionsConfig {
             batch_events_max: args.projection_batch_events_max,
             poll_interval_ms: args.projection_poll_interval_ms,
+            sparse_step_spacing_ms: args.projection_sparse_step_spacing_ms,
             ..projections::ProjectionsConfig::default()
         };
         let handle = projections::spawn(store.clone(), config, signalled(stopped.clone()))?;

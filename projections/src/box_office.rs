@@ -43,6 +43,11 @@ impl Projection for BoxOffice {
         &["shows", "show_tiers", "show_reservations", "tickets"]
     }
 
+    /// Shows' and seats' events are a small share of the log.
+    fn sparse(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,

@@ -40,6 +40,11 @@ impl Projection for Pools {
         &["pools", "pool_outcomes", "pool_entries"]
     }
 
+    /// Pools' events are a small share of the log.
+    fn sparse(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,

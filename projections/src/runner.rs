@@ -34,7 +34,8 @@ const HINT_RETRY_FIRST_MS: u64 = 5;
 /// After a step that applied fewer events than a whole batch, the runner
 /// lets this long pass before it steps again, so that under a steady stream
 /// of small appends each step takes several of them: a step has a fixed cost
-/// of about six statements, paid by every projection.
+/// of about six statements, paid by every projection. A sparse projection
+/// waits `ProjectionsConfig::sparse_step_spacing_ms` instead.
 const STEP_SPACING_MS: u64 = 2;
 
 /// Most steps in a row before the runner takes in its queued wake-ups.
@@ -55,6 +56,15 @@ pub trait Projection: Send + Sync {
     /// them in at the end: a table left out of this list would be written
     /// in place, live, by the rebuild.
     fn tables(&self) -> &'static [&'static str];
+
+    /// Whether the projection's events are a small share of the log (a
+    /// pool's, a show's), so that most of its steps under wallet traffic
+    /// skip everything they read. Its runner spaces its steps by
+    /// `ProjectionsConfig::sparse_step_spacing_ms`: fewer steps that each
+    /// take more of the log, for a little more lag.
+    fn sparse(&self) -> bool {
+        false
+    }
 
     /// Applies `events` inside the runner's transaction. The events are in
     /// position order and all after the checkpoint. Events the projection
@@ -136,6 +146,10 @@ pub struct ProjectionsConfig {
     pub poll_interval_ms: u64,
     /// Longest delay between retries after failed steps.
     pub retry_backoff_max_ms: u64,
+    /// How long a sparse projection's runner ([`Projection::sparse`]) lets
+    /// pass after catching up before it steps again (0 to the poll
+    /// interval). The dense ones (balances, statements) wait 2 ms.
+    pub sparse_step_spacing_ms: u64,
 }
 
 impl Default for ProjectionsConfig {
@@ -144,6 +158,7 @@ impl Default for ProjectionsConfig {
             batch_events_max: 10_000,
             poll_interval_ms: 500,
             retry_backoff_max_ms: 10_000,
+            sparse_step_spacing_ms: 10,
         }
     }
 }
@@ -161,6 +176,12 @@ impl ProjectionsConfig {
             return Err(Error::Config(format!(
                 "poll_interval_ms is {}; it must be 1 to {POLL_INTERVAL_MAX_MS}",
                 self.poll_interval_ms
+            )));
+        }
+        if self.sparse_step_spacing_ms > self.poll_interval_ms {
+            return Err(Error::Config(format!(
+                "sparse_step_spacing_ms is {}; it must be 0 to the poll interval ({})",
+                self.sparse_step_spacing_ms, self.poll_interval_ms
             )));
         }
         if self.retry_backoff_max_ms < RETRY_BACKOFF_FIRST_MS {
@@ -244,6 +265,15 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
 
     pub(crate) fn config(&self) -> &ProjectionsConfig {
         &self.config
+    }
+
+    /// The pause after a step that caught up, before the next.
+    fn step_spacing(&self) -> Duration {
+        Duration::from_millis(if self.projection.sparse() {
+            self.config.sparse_step_spacing_ms
+        } else {
+            STEP_SPACING_MS
+        })
     }
 
     /// The key of the checkpoint this runner moves.
@@ -393,7 +423,7 @@ impl<S: EventStore + Clone + 'static, P: Projection> Runner<S, P> {
                     // The log was read to its visible end: more is likely
                     // coming (or held back by the horizon). Look again
                     // shortly, sooner if an append is announced.
-                    tokio::time::sleep(Duration::from_millis(STEP_SPACING_MS)).await;
+                    tokio::time::sleep(self.step_spacing()).await;
                     hint_retry = Some(Duration::from_millis(HINT_RETRY_FIRST_MS).min(poll));
                     Duration::from_millis(HINT_RETRY_FIRST_MS).min(poll)
                 }
@@ -613,6 +643,11 @@ mod tests {
             },
             ProjectionsConfig {
                 retry_backoff_max_ms: 1,
+                ..Default::default()
+            },
+            ProjectionsConfig {
+                poll_interval_ms: 100,
+                sparse_step_spacing_ms: 101,
                 ..Default::default()
             },
         ] {
