@@ -303,6 +303,28 @@ where
         .map_err(|_| QueryError::invalid("after", "is not a cursor of this connection"))
 }
 
+/// The cursor of pages ordered by a time, then an id (shows, pools,
+/// markets): the last item's time in microseconds since the epoch
+/// (Postgres' own precision) and its id.
+pub(crate) type TimeIdCursor = OpaqueCursor<(i64, String)>;
+
+/// The (time, id) a page of a [`TimeIdCursor`] connection starts after.
+pub(crate) fn decode_time_id_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), QueryError> {
+    let OpaqueCursor((micros, id)) = decode_cursor::<TimeIdCursor>(cursor)?;
+    DateTime::from_timestamp_micros(micros)
+        .map(|time| (time, id))
+        .ok_or_else(|| QueryError::invalid("after", "is not a cursor of this connection"))
+}
+
+/// Before every (time, id): the first year Postgres and chrono share, and
+/// the empty id.
+pub(crate) fn before_every_time_id() -> (DateTime<Utc>, String) {
+    (
+        DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or_default(),
+        String::new(),
+    )
+}
+
 pub(crate) fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a ReadModels, QueryError> {
     ctx.data::<ReadModels>()
         .map_err(|e| QueryError::Internal(e.message.into()))

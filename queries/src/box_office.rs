@@ -13,7 +13,8 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::accounts::{
-    decode_cursor, page_complexity, page_items, read_models, split_page, wait_at_least, Account,
+    before_every_time_id, decode_time_id_cursor, page_complexity, page_items, read_models,
+    split_page, wait_at_least, Account, TimeIdCursor,
 };
 use crate::QueryError;
 
@@ -22,7 +23,7 @@ const BOX_OFFICE: [&str; 1] = [projections::box_office::BOX_OFFICE];
 
 /// The cursor of `shows`: the last show's start time (microseconds since
 /// the epoch) and id.
-type ShowCursor = OpaqueCursor<(i64, String)>;
+type ShowCursor = TimeIdCursor;
 
 /// The cursor of `Account.tickets`: the last ticket's issuing position and
 /// id (one confirmation issues several tickets at one position).
@@ -83,23 +84,9 @@ impl BoxOfficeQuery {
         async {
             let models = read_models(ctx)?;
             let first = page_items(first)?;
-            let after = after
-                .as_deref()
-                .map(decode_cursor::<ShowCursor>)
-                .transpose()?;
+            let after = after.as_deref().map(decode_time_id_cursor).transpose()?;
             let has_previous = after.is_some();
-            let (starts_at, id) = match after {
-                Some(OpaqueCursor((micros, id))) => (
-                    DateTime::<Utc>::from_timestamp_micros(micros)
-                        .ok_or_else(|| QueryError::invalid("after", "not a cursor of shows"))?,
-                    id,
-                ),
-                // Before any show: the first year Postgres and chrono share.
-                None => (
-                    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or_default(),
-                    String::new(),
-                ),
-            };
+            let (starts_at, id) = after.unwrap_or_else(before_every_time_id);
             wait_at_least(models, at_least, &BOX_OFFICE).await?;
             let rows = sqlx::query(include_str!("box_office/shows_page.sql"))
                 .bind(starts_at)

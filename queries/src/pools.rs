@@ -15,7 +15,8 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::accounts::{
-    decode_cursor, page_complexity, page_items, read_models, split_page, wait_at_least, Account,
+    before_every_time_id, decode_time_id_cursor, page_complexity, page_items, read_models,
+    split_page, wait_at_least, Account, TimeIdCursor,
 };
 use crate::QueryError;
 
@@ -24,7 +25,7 @@ const POOLS: [&str; 1] = [projections::pools::POOLS];
 
 /// The cursor of `pools`: the last pool's close time (microseconds since
 /// the epoch) and id.
-type PoolCursor = OpaqueCursor<(i64, String)>;
+type PoolCursor = TimeIdCursor;
 
 /// Decimals of `payoutPerUnit`.
 const PER_UNIT_DECIMALS: u32 = 4;
@@ -84,23 +85,9 @@ impl PoolsQuery {
         async {
             let models = read_models(ctx)?;
             let first = page_items(first)?;
-            let after = after
-                .as_deref()
-                .map(decode_cursor::<PoolCursor>)
-                .transpose()?;
+            let after = after.as_deref().map(decode_time_id_cursor).transpose()?;
             let has_previous = after.is_some();
-            let (closes_at, id) = match after {
-                Some(OpaqueCursor((micros, id))) => (
-                    DateTime::<Utc>::from_timestamp_micros(micros)
-                        .ok_or_else(|| QueryError::invalid("after", "not a cursor of pools"))?,
-                    id,
-                ),
-                // Before any pool: the first year Postgres and chrono share.
-                None => (
-                    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or_default(),
-                    String::new(),
-                ),
-            };
+            let (closes_at, id) = after.unwrap_or_else(before_every_time_id);
             wait_at_least(models, at_least, &POOLS).await?;
             let rows = sqlx::query(include_str!("pools/pools_page.sql"))
                 .bind(closes_at)

@@ -19,7 +19,8 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::accounts::{
-    decode_cursor, page_complexity, page_items, read_models, split_page, wait_at_least, Account,
+    decode_time_id_cursor, page_complexity, page_items, read_models, split_page, wait_at_least,
+    Account, TimeIdCursor,
 };
 use crate::QueryError;
 
@@ -28,7 +29,7 @@ const SPORTSBOOK: [&str; 1] = [projections::sportsbook::SPORTSBOOK];
 
 /// The cursor of `markets`: the last market's start (microseconds since
 /// the epoch, which is Postgres' own precision) and id.
-type MarketCursor = OpaqueCursor<(i64, String)>;
+type MarketCursor = TimeIdCursor;
 
 /// The sportsbook's half of the query root.
 #[derive(Default)]
@@ -84,11 +85,7 @@ impl SportsbookQuery {
         async {
             let models = read_models(ctx)?;
             let first = page_items(first)?;
-            let after = after
-                .as_deref()
-                .map(decode_cursor::<MarketCursor>)
-                .transpose()?;
-            let after = after.map(|c| market_cursor(c.0)).transpose()?;
+            let after = after.as_deref().map(decode_time_id_cursor).transpose()?;
             wait_at_least(models, at_least, &SPORTSBOOK).await?;
             markets_page(&models.pool, status, first, after).await
         }
@@ -576,12 +573,6 @@ fn leg_result(json: &str) -> Result<LegResult, QueryError> {
 }
 
 /// A `markets` cursor's start back as a timestamp.
-fn market_cursor((micros, id): (i64, String)) -> Result<(DateTime<Utc>, String), QueryError> {
-    DateTime::from_timestamp_micros(micros)
-        .map(|start| (start, id))
-        .ok_or_else(|| QueryError::invalid("after", "is not a cursor of this connection"))
-}
-
 fn id(uuid: Uuid) -> ID {
     ID(uuid.to_string())
 }

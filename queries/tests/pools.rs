@@ -165,4 +165,25 @@ async fn a_pool_its_outcomes_and_an_accounts_entries(pool: PgPool) {
         )
         .await;
     assert_eq!(pools["pools"]["edges"][0]["node"]["id"], "derby");
+    // The page after the only pool's cursor is empty.
+    let after = app
+        .data(
+            "query ($after: String) { pools(first: 1, after: $after) { \
+             edges { node { id } } pageInfo { hasPreviousPage } } }",
+            json!({ "after": pools_cursor(&app).await }),
+        )
+        .await;
+    assert_eq!(after["pools"]["edges"], json!([]));
+    assert_eq!(after["pools"]["pageInfo"]["hasPreviousPage"], true);
+}
+
+async fn pools_cursor(app: &App) -> serde_json::Value {
+    let page = app
+        .data(
+            "{ pools(first: 1) { pageInfo { endCursor hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["pools"]["pageInfo"]["hasNextPage"], false);
+    page["pools"]["pageInfo"]["endCursor"].clone()
 }
