@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use ledger::box_office::{Show, ShowEvent, ShowState};
 use ledger::pool::{Pool, PoolEvent, PoolState};
 use ledger::sportsbook::market::{Market, MarketEvent, MarketState};
-use ledger::store::{EventStore, PgEventStore, RecordedEvent, StreamHead, READ_EVENTS_MAX};
+use ledger::store::{PgEventStore, StreamEvent, StreamHead, READ_EVENTS_MAX};
 use ledger::wallet::{Wallet, WalletEvent, WalletState};
 use ledger::StreamId;
 
@@ -45,24 +45,26 @@ impl Aggregate {
         }
     }
 
-    pub fn evolve_stored(self, recorded: &RecordedEvent) -> Result<Self, ledger::Error> {
-        let (event_type, version, payload) = (
-            &recorded.event_type,
-            recorded.schema_version,
-            &recorded.payload,
+    /// Folds a stored event in, parsing its payload straight into the
+    /// aggregate's event type.
+    pub fn evolve_stored(self, stored: &StreamEvent) -> Result<Self, ledger::Error> {
+        let (event_type, version, json) = (
+            &stored.event_type,
+            stored.schema_version,
+            stored.payload.get(),
         );
         Ok(match self {
             Self::Wallet(state) => {
-                Self::Wallet(state.evolve(&WalletEvent::from_stored(event_type, version, payload)?))
+                Self::Wallet(state.evolve(&WalletEvent::from_json(event_type, version, json)?))
             }
             Self::Market(state) => {
-                Self::Market(state.evolve(&MarketEvent::from_stored(event_type, version, payload)?))
+                Self::Market(state.evolve(&MarketEvent::from_json(event_type, version, json)?))
             }
             Self::Show(state) => {
-                Self::Show(state.evolve(&ShowEvent::from_stored(event_type, version, payload)?))
+                Self::Show(state.evolve(&ShowEvent::from_json(event_type, version, json)?))
             }
             Self::Pool(state) => {
-                Self::Pool(state.evolve(&PoolEvent::from_stored(event_type, version, payload)?))
+                Self::Pool(state.evolve(&PoolEvent::from_json(event_type, version, json)?))
             }
         })
     }
@@ -183,27 +185,46 @@ impl StateCache {
     }
 }
 
-/// Folds the stream's events after `from.head` into `from`.
+/// Folds the stream's events after `from.head` into `from`. A long stream
+/// comes in pages; the next page is fetched while this one is folded, so
+/// Postgres and the process work at once instead of taking turns.
 pub async fn catch_up(
     store: &PgEventStore,
     stream: &StreamId,
     mut from: Cached,
 ) -> Result<Cached, ledger::Error> {
+    let mut page = store
+        .read_stream_events(stream, from.head.version, READ_EVENTS_MAX)
+        .await?;
     loop {
-        let events = store
-            .read_stream(stream, from.head.version, READ_EVENTS_MAX)
-            .await?;
-        let page_full = events.len() as i64 == READ_EVENTS_MAX;
-        for recorded in &events {
-            from.state = from.state.evolve_stored(recorded)?;
-            let hash: Option<[u8; 32]> = recorded.hash.as_slice().try_into().ok();
+        let next = match page.last() {
+            Some(last) if page.len() as i64 == READ_EVENTS_MAX => {
+                let (store, stream, after) = (store.clone(), stream.clone(), last.stream_version);
+                Some(tokio::spawn(async move {
+                    store
+                        .read_stream_events(&stream, after, READ_EVENTS_MAX)
+                        .await
+                }))
+            }
+            _ => None,
+        };
+        for stored in &page {
+            from.state = from.state.evolve_stored(stored)?;
+            let hash: Option<[u8; 32]> = stored.hash.as_slice().try_into().ok();
             from.head = StreamHead {
-                version: recorded.stream_version,
+                version: stored.stream_version,
                 hash,
             };
         }
-        if !page_full {
+        let Some(next) = next else {
             return Ok(from);
-        }
+        };
+        // The task only fails to join if it panicked or the runtime is
+        // shutting down: the read failed either way.
+        page = next.await.map_err(|e| {
+            ledger::Error::Database(sqlx::Error::Io(std::io::Error::other(format!(
+                "reading {stream} stopped: {e}"
+            ))))
+        })??;
     }
 }

@@ -4,7 +4,8 @@
 //! append as the chunk's wallet events (ADR 0005). A crash between chunks
 //! loses nothing and repeats nothing: the next run starts after the last
 //! recorded chunk. Re-settlements run the same way, with each leg's
-//! settlement naming the one it replaces.
+//! settlement naming the one it replaces. Each chunk is decided while the
+//! one before it commits (see `Settler::ahead`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use ledger::sportsbook::market::{MarketCommand, MarketResult, MarketStatus};
 use ledger::sportsbook::settle::LegResult;
 use ledger::store::{
-    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
-    READ_EVENTS_MAX,
+    AppendOutcome, CommandAppend, NewEvent, PgEventStore, PreparedGroups, StreamAppend,
+    StreamEvent, StreamHead, READ_EVENTS_MAX,
 };
 use ledger::wallet::{decide as decide_wallet, SettleLeg, WalletCommand, WalletState};
 use ledger::{error_chain, AccountId, BetId, MarketId, SettlementId, StreamId};
@@ -32,6 +33,8 @@ const RUNNING_MARKETS_MAX: i64 = 1_000;
 pub const CHUNK_BETS_MAX: usize = 5_000;
 /// Wallets not cached that one query reads.
 const WALLETS_READ_AT_ONCE: usize = 500;
+/// Such queries in flight at once.
+const WALLET_READS_IN_FLIGHT: usize = 2;
 
 /// The settlement process's settings.
 #[derive(Debug, Clone)]
@@ -89,6 +92,7 @@ struct WalletWork {
 }
 
 /// The market's settlement as it stands.
+#[derive(Clone)]
 struct Running {
     market: MarketId,
     stream: StreamId,
@@ -100,6 +104,17 @@ struct Running {
     bets_settled: u64,
 }
 
+/// A chunk decided and built, nothing of it sent yet.
+struct Decided {
+    batch: PreparedGroups,
+    /// The market and each wallet as the chunk leaves them, heads included:
+    /// what the chunk after it is decided on, and what is cached once it
+    /// commits.
+    afters: HashMap<StreamId, Cached>,
+    /// The settlement after this chunk, or `None` when the chunk finishes it.
+    next: Option<Running>,
+}
+
 pub struct Settler {
     store: PgEventStore,
     cache: Arc<StateCache>,
@@ -108,6 +123,11 @@ pub struct Settler {
     /// The chunk size now: halved after a conflict, back to the maximum
     /// after a commit.
     chunk: std::sync::atomic::AtomicUsize,
+    /// The chunk decided while the last one was committing, sent by the next
+    /// step. Deciding on the heads the chunk in flight will leave lets the
+    /// process decide while Postgres writes, instead of taking turns; it is
+    /// sent only after that chunk committed, and dropped if it did not.
+    ahead: tokio::sync::Mutex<Option<Decided>>,
 }
 
 impl Settler {
@@ -124,6 +144,7 @@ impl Settler {
             config,
             handle,
             chunk: chunk.into(),
+            ahead: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -143,8 +164,44 @@ impl Settler {
         }
     }
 
-    /// Settles one chunk of the first running settlement, or finishes it.
+    /// Commits one chunk of the first running settlement (or finishes it),
+    /// and decides the chunk after it while it commits.
     pub async fn step(&self) -> Result<Step, ApiError> {
+        let mut ahead = self.ahead.lock().await;
+        let decided = match ahead.take() {
+            Some(decided) => decided,
+            None => match self.first_running().await? {
+                Some(running) => self.decide(running, &HashMap::new()).await?,
+                None => return Ok(Step::Idle),
+            },
+        };
+        let Decided {
+            batch,
+            afters,
+            next,
+        } = decided;
+        let (sent, following) = tokio::join!(self.store.append_prepared(batch), async {
+            match next {
+                Some(running) => Some(self.decide(running, &afters).await),
+                None => None,
+            }
+        });
+        let outcomes = sent.map_err(|_| ApiError::Unavailable)?;
+        self.committed(afters, &outcomes);
+        match following {
+            Some(Ok(decided)) if committed(&outcomes) => *ahead = Some(decided),
+            Some(Err(err)) => {
+                // The chunk in flight is settled; the next step decides the
+                // one after it again, from the store.
+                tracing::warn!(error = %error_chain(&err), "deciding the next settlement chunk failed");
+            }
+            _ => {}
+        }
+        Ok(Step::Worked)
+    }
+
+    /// The first running settlement, read from the store.
+    async fn first_running(&self) -> Result<Option<Running>, ApiError> {
         let rows = sqlx::query(include_str!("settlement/running.sql"))
             .bind(RUNNING_MARKETS_MAX)
             .fetch_all(self.store.pool())
@@ -156,10 +213,10 @@ impl Settler {
                     .map_err(|e| ApiError::internal(ledger::Error::from(e)))?,
             );
             if let Some(running) = self.running(&stream).await? {
-                return self.settle_chunk(running).await;
+                return Ok(Some(running));
             }
         }
-        Ok(Step::Idle)
+        Ok(None)
     }
 
     async fn running(&self, stream: &StreamId) -> Result<Option<Running>, ApiError> {
@@ -231,7 +288,14 @@ impl Settler {
         Ok((bets, last))
     }
 
-    async fn settle_chunk(&self, running: Running) -> Result<Step, ApiError> {
+    /// Decides the chunk after `running`'s progress. Wallets in `base` (the
+    /// chunk in flight) are taken as it leaves them; others come from the
+    /// cache or the store.
+    async fn decide(
+        &self,
+        running: Running,
+        base: &HashMap<StreamId, Cached>,
+    ) -> Result<Decided, ApiError> {
         use std::sync::atomic::Ordering;
         let chunk = self.chunk.load(Ordering::Relaxed).max(1);
         let (bets, last) = self.next_bets(&running, chunk).await?;
@@ -240,9 +304,9 @@ impl Settler {
                 settlement_id: running.settlement_id,
             };
             let id = format!("settle-finish:{}", running.settlement_id);
-            return self.append(running, command, Vec::new(), id).await;
+            return self.build(running, command, Vec::new(), id, None);
         };
-        let mut decided = self.wallets(&bets).await?;
+        let mut decided = self.wallets(&bets, base).await?;
         let settled = bets.len() as u64;
         for bet in &bets {
             let stream = StreamId::account(&bet.account);
@@ -269,7 +333,6 @@ impl Settler {
                             event.payload(),
                         ));
                     }
-                    after.head.version += new.len() as i64;
                 }
                 Err(rejection) => {
                     // A bet its wallet cannot settle would stall the
@@ -281,20 +344,136 @@ impl Settler {
                 }
             }
         }
+        let bets_settled = running.bets_settled + settled;
         let command = MarketCommand::RecordProgress {
             settlement_id: running.settlement_id,
             through_version,
-            bets_settled: running.bets_settled + settled,
+            bets_settled,
         };
         let id = format!("settle:{}:{through_version}", running.settlement_id);
-        self.append(running, command, decided.into_iter().collect(), id)
-            .await
+        let progress = Some((through_version, bets_settled));
+        self.build(
+            running,
+            command,
+            decided.into_iter().collect(),
+            id,
+            progress,
+        )
+    }
+
+    /// The market's command and the wallets' events as one group, built;
+    /// `progress` is where the settlement stands after it, `None` when the
+    /// group finishes it.
+    fn build(
+        &self,
+        running: Running,
+        command: MarketCommand,
+        wallets: Vec<(StreamId, WalletWork)>,
+        command_id: String,
+        progress: Option<(i64, u64)>,
+    ) -> Result<Decided, ApiError> {
+        let Aggregate::Market(market_state) = &running.cached.state else {
+            return Err(ApiError::internal(std::io::Error::other(format!(
+                "{} is not a market's stream",
+                running.stream
+            ))));
+        };
+        let market_events = match ledger::sportsbook::market::decide_market(market_state, &command)
+        {
+            Ok(events) => events,
+            Err(rejection) => {
+                return Err(ApiError::internal(std::io::Error::other(format!(
+                    "market {} refused its settlement's progress: {rejection}",
+                    running.market
+                ))))
+            }
+        };
+        let mut market_after = running.cached.clone();
+        if let Aggregate::Market(state) = &mut market_after.state {
+            for event in &market_events {
+                *state = std::mem::take(state).evolve(event);
+            }
+        }
+        let outcome = serde_json::json!({ "settlement": running.settlement_id.to_string() });
+        let command_append = |events: Vec<NewEvent>| CommandAppend {
+            command_id: command_id.clone(),
+            request_hash: Vec::new(),
+            outcome: outcome.clone(),
+            events,
+        };
+        let mut group = vec![StreamAppend {
+            stream_id: running.stream.clone(),
+            expected: running.cached.head,
+            commands: vec![command_append(
+                market_events
+                    .iter()
+                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                    .collect(),
+            )],
+        }];
+        let mut afters = HashMap::with_capacity(wallets.len() + 1);
+        afters.insert(running.stream.clone(), market_after);
+        for (stream, work) in wallets {
+            if work.events.is_empty() {
+                continue;
+            }
+            group.push(StreamAppend {
+                stream_id: stream.clone(),
+                expected: work.before,
+                commands: vec![command_append(work.events)],
+            });
+            afters.insert(stream, work.after);
+        }
+        let batch = PgEventStore::prepare_groups(vec![group]).map_err(ApiError::internal)?;
+        for (stream, head) in batch.heads() {
+            if let Some(after) = afters.get_mut(stream) {
+                after.head = head;
+            }
+        }
+        let next = progress.map(|(through_version, bets_settled)| Running {
+            cached: afters
+                .get(&running.stream)
+                .cloned()
+                .unwrap_or(running.cached.clone()),
+            through_version,
+            bets_settled,
+            ..running
+        });
+        Ok(Decided {
+            batch,
+            afters,
+            next,
+        })
+    }
+
+    /// Caches what a chunk left when it committed; when it did not (another
+    /// writer moved one of its streams), forgets its streams so the next
+    /// step reads them again, with a smaller chunk so a busy wallet stops
+    /// only a few.
+    fn committed(&self, afters: HashMap<StreamId, Cached>, outcomes: &[Vec<AppendOutcome>]) {
+        use std::sync::atomic::Ordering;
+        if !committed(outcomes) {
+            for stream in afters.keys() {
+                self.cache.forget(stream);
+            }
+            let chunk = self.chunk.load(Ordering::Relaxed);
+            self.chunk.store((chunk / 2).max(1), Ordering::Relaxed);
+            return;
+        }
+        for (stream, after) in afters {
+            self.cache.put(stream, after);
+        }
+        self.chunk.store(
+            self.config.chunk_bets_max.clamp(1, CHUNK_BETS_MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// The wallets of `bets`, nothing decided yet.
     async fn wallets(
         &self,
         bets: &[BetOnMarket],
+        base: &HashMap<StreamId, Cached>,
     ) -> Result<HashMap<StreamId, WalletWork>, ApiError> {
         let mut wallets: HashMap<StreamId, WalletWork> = HashMap::new();
         let mut missing = Vec::new();
@@ -307,7 +486,11 @@ impl Settler {
             // another writer moved it, the append conflicts and the next
             // attempt reads it again. Wallets not cached are read together,
             // a few hundred to a query.
-            if let Some(cached) = self.cache.get(&stream) {
+            if let Some(cached) = base
+                .get(&stream)
+                .cloned()
+                .or_else(|| self.cache.get(&stream))
+            {
                 wallets.insert(
                     stream,
                     WalletWork {
@@ -328,26 +511,41 @@ impl Settler {
             );
             missing.push(stream);
         }
-        for streams in missing.chunks(WALLETS_READ_AT_ONCE) {
-            self.read_wallets(streams, &mut wallets).await?;
+        // Two reads in flight: Postgres answers the next while the process
+        // folds the last.
+        let mut chunks = missing.chunks(WALLETS_READ_AT_ONCE);
+        let mut reads = std::collections::VecDeque::new();
+        loop {
+            while reads.len() < WALLET_READS_IN_FLIGHT {
+                let Some(streams) = chunks.next() else {
+                    break;
+                };
+                let store = self.store.clone();
+                let after: Vec<(StreamId, i64)> = streams.iter().map(|s| (s.clone(), 0)).collect();
+                let read =
+                    tokio::spawn(async move { store.read_streams(&after, READ_EVENTS_MAX).await });
+                reads.push_back((streams, read));
+            }
+            let Some((streams, read)) = reads.pop_front() else {
+                break;
+            };
+            let events = read
+                .await
+                .map_err(|_| ApiError::Unavailable)?
+                .map_err(|_| ApiError::Unavailable)?;
+            self.fold_wallets(streams, events, &mut wallets).await?;
         }
         Ok(wallets)
     }
 
-    /// Reads `streams` from the store into `wallets`, in one query when
-    /// their events fit in one; a stream the query may have cut short is
-    /// read on from where it stopped.
-    async fn read_wallets(
+    /// Folds what one query read of `streams` into `wallets`; a stream the
+    /// query may have cut short is read on from where it stopped.
+    async fn fold_wallets(
         &self,
         streams: &[StreamId],
+        events: Vec<StreamEvent>,
         wallets: &mut HashMap<StreamId, WalletWork>,
     ) -> Result<(), ApiError> {
-        let after: Vec<(StreamId, i64)> = streams.iter().map(|s| (s.clone(), 0)).collect();
-        let events = self
-            .store
-            .read_streams(&after, READ_EVENTS_MAX)
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
         let cut_short = events.len() as i64 >= READ_EVENTS_MAX;
         for recorded in &events {
             let Some(work) = wallets.get_mut(&recorded.stream_id) else {
@@ -376,95 +574,13 @@ impl Settler {
         }
         Ok(())
     }
+}
 
-    /// Appends the market's command and the wallets' events as one group.
-    async fn append(
-        &self,
-        running: Running,
-        command: MarketCommand,
-        wallets: Vec<(StreamId, WalletWork)>,
-        command_id: String,
-    ) -> Result<Step, ApiError> {
-        use std::sync::atomic::Ordering;
-        let Aggregate::Market(market_state) = &running.cached.state else {
-            return Ok(Step::Idle);
-        };
-        let market_events = match ledger::sportsbook::market::decide_market(market_state, &command)
-        {
-            Ok(events) => events,
-            Err(rejection) => {
-                return Err(ApiError::internal(std::io::Error::other(format!(
-                    "market {} refused its settlement's progress: {rejection}",
-                    running.market
-                ))))
-            }
-        };
-        let mut market_after = running.cached.clone();
-        if let Aggregate::Market(state) = &mut market_after.state {
-            for event in &market_events {
-                *state = std::mem::take(state).evolve(event);
-            }
-        }
-        market_after.head.version += market_events.len() as i64;
-        let outcome = serde_json::json!({ "settlement": running.settlement_id.to_string() });
-        let command_append = |events: Vec<NewEvent>| CommandAppend {
-            command_id: command_id.clone(),
-            request_hash: Vec::new(),
-            outcome: outcome.clone(),
-            events,
-        };
-        let mut group = vec![StreamAppend {
-            stream_id: running.stream.clone(),
-            expected: running.cached.head,
-            commands: vec![command_append(
-                market_events
-                    .iter()
-                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
-                    .collect(),
-            )],
-        }];
-        let mut afters = vec![(running.stream.clone(), market_after)];
-        for (stream, work) in wallets {
-            if work.events.is_empty() {
-                continue;
-            }
-            group.push(StreamAppend {
-                stream_id: stream.clone(),
-                expected: work.before,
-                commands: vec![command_append(work.events)],
-            });
-            afters.push((stream, work.after));
-        }
-        let outcomes = self
-            .store
-            .append_groups(vec![group])
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
-        let committed = outcomes.first().is_some_and(|group| {
-            group
-                .iter()
-                .all(|o| matches!(o, AppendOutcome::Committed { .. }))
-        });
-        if !committed {
-            // Someone else wrote one of the streams: read them again next
-            // step, with a smaller chunk so a busy wallet stops only a few.
-            for (stream, _) in &afters {
-                self.cache.forget(stream);
-            }
-            let chunk = self.chunk.load(Ordering::Relaxed);
-            self.chunk.store((chunk / 2).max(1), Ordering::Relaxed);
-            return Ok(Step::Worked);
-        }
-        for ((stream, mut after), outcome) in afters.into_iter().zip(&outcomes[0]) {
-            if let AppendOutcome::Committed { head, .. } = outcome {
-                after.head = *head;
-                self.cache.put(stream, after);
-            }
-        }
-        self.chunk.store(
-            self.config.chunk_bets_max.clamp(1, CHUNK_BETS_MAX),
-            Ordering::Relaxed,
-        );
-        Ok(Step::Worked)
-    }
+/// Whether the one group of a chunk committed.
+fn committed(outcomes: &[Vec<AppendOutcome>]) -> bool {
+    outcomes.first().is_some_and(|group| {
+        group
+            .iter()
+            .all(|o| matches!(o, AppendOutcome::Committed { .. }))
+    })
 }

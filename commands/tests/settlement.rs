@@ -299,3 +299,91 @@ async fn a_corrected_result_reverses_and_pays_again_exactly(pool: PgPool) {
     let book = book(&PgEventStore::new(pool)).await;
     assert!(book.is_balanced());
 }
+
+/// The process decides each chunk while the one before it commits, on the
+/// heads that one leaves. A wallet another writer moves in between must cost
+/// that chunk a retry, never a gap or a fork in the wallet's stream.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_wallet_moved_while_its_chunk_waited_is_read_again_not_forked(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    // Bets go round-robin over the wallets in market order, so with chunks
+    // of 10 the second chunk holds the bets of derby-p10 to derby-p19.
+    place_bets(&store, "derby", 50, 100, 100).await;
+    let (app, state) = spawn_app_without_settler(pool.clone()).await;
+    let (status, started) = app
+        .post(
+            "/v1/markets/derby/settlements",
+            "settle-derby",
+            r#"{"result":{"kind":"winners","winners":[0]}}"#,
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let settler = state.settler(SettlementConfig {
+        chunk_bets_max: 10,
+        ..SettlementConfig::default()
+    });
+    assert_eq!(settler.step().await.expect("step"), Step::Worked);
+    let progressed = "SELECT count(*) FROM events WHERE event_type = 'settlement_progressed'";
+    assert_eq!(count(&pool, progressed).await, 1);
+
+    // The second chunk is decided by now; its first wallet moves.
+    let (status, reply) = app
+        .post(
+            "/v1/accounts/derby-p10/deposits",
+            "late-deposit",
+            r#"{"amount":700}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(settler.step().await.expect("step"), Step::Worked);
+    assert_eq!(
+        count(&pool, progressed).await,
+        1,
+        "the chunk decided before the deposit must not commit"
+    );
+
+    let mut steps = 0;
+    while settler.step().await.expect("step") == Step::Worked {
+        steps += 1;
+        assert!(steps < 100, "the settlement does not end");
+    }
+    let settled = count(
+        &pool,
+        "SELECT count(DISTINCT payload->>'bet_id') FROM events WHERE event_type = 'bet_settled'",
+    )
+    .await;
+    let settlements = count(
+        &pool,
+        "SELECT count(*) FROM events WHERE event_type = 'bet_settled'",
+    )
+    .await;
+    assert_eq!((settled, settlements), (100, 100));
+    // Every stream's versions run 1..n with no hole, and each event chains
+    // on the hash of the one before it.
+    let broken = count(
+        &pool,
+        "SELECT count(*) FROM events e
+         LEFT JOIN events p ON p.stream_id = e.stream_id
+                           AND p.stream_version = e.stream_version - 1
+         WHERE e.stream_version > 1 AND p.hash IS DISTINCT FROM e.prev_hash",
+    )
+    .await;
+    assert_eq!(broken, 0);
+    let holes = count(
+        &pool,
+        "SELECT count(*) FROM (SELECT stream_id FROM events GROUP BY stream_id
+                               HAVING max(stream_version) <> count(*)) s",
+    )
+    .await;
+    assert_eq!(holes, 0);
+    let book = book(&store).await;
+    assert!(book.is_balanced(), "{:?}", book.totals());
+    let eur = Currency::parse("EUR").expect("currency");
+    let p10 = AccountId::parse("derby-p10").expect("account");
+    let totals = book.totals_of(&p10, eur);
+    assert_eq!(totals.pending_debits, 0, "derby-p10 still has stakes held");
+    assert!(
+        totals.posted() >= 700,
+        "the late deposit is in derby-p10's balance"
+    );
+}

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     canonical_json, event_hash_canonical, AppendOutcome, EventContent, EventStore, Hash, LogEvent,
-    RecordedEvent, StoredCommand, StreamAppend, StreamHead, BATCH_EVENTS_MAX, BATCH_STREAMS_MAX,
-    READ_EVENTS_MAX,
+    RecordedEvent, StoredCommand, StreamAppend, StreamEvent, StreamHead, BATCH_EVENTS_MAX,
+    BATCH_STREAMS_MAX, READ_EVENTS_MAX,
 };
 use crate::{Error, StreamId};
 
@@ -63,7 +63,7 @@ impl PgEventStore {
         &self,
         after: &[(StreamId, i64)],
         limit: i64,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ) -> Result<Vec<StreamEvent>, Error> {
         let ids: Vec<&str> = after.iter().map(|(s, _)| s.as_str()).collect();
         let versions: Vec<i64> = after.iter().map(|(_, v)| *v).collect();
         let rows = sqlx::query(include_str!("read_streams.sql"))
@@ -72,7 +72,24 @@ impl PgEventStore {
             .bind(limit.clamp(0, READ_EVENTS_MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(recorded_event).collect()
+        rows.iter().map(stream_event).collect()
+    }
+
+    /// The events of one stream after `after_version`, oldest first, as an
+    /// aggregate folds them.
+    pub async fn read_stream_events(
+        &self,
+        stream: &StreamId,
+        after_version: i64,
+        limit: i64,
+    ) -> Result<Vec<StreamEvent>, Error> {
+        let rows = sqlx::query(include_str!("read_stream_events.sql"))
+            .bind(stream.as_str())
+            .bind(after_version)
+            .bind(limit.clamp(0, READ_EVENTS_MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stream_event).collect()
     }
 
     /// The newest events of the given types in a stream, newest first.
@@ -111,9 +128,77 @@ impl PgEventStore {
         rows.iter().map(recorded_event).collect()
     }
 
+    /// Builds every row of `groups` (see [`PreparedGroups`]) without
+    /// sending anything; [`Self::append_prepared`] sends them.
+    pub fn prepare_groups(groups: Vec<Vec<StreamAppend>>) -> Result<PreparedGroups, Error> {
+        check_batch(&groups.iter().flatten().collect::<Vec<_>>())?;
+        // Postgres keeps microseconds; truncating first keeps the hash stable.
+        let now = Utc::now();
+        let recorded_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let group_lens = groups.iter().map(Vec::len).collect();
+        let streams = groups
+            .into_iter()
+            .enumerate()
+            .flat_map(|(g, streams)| streams.into_iter().map(move |s| (g, s)))
+            .map(|(g, s)| prepare(s, g, recorded_at))
+            .collect();
+        Ok(PreparedGroups {
+            streams,
+            group_lens,
+            recorded_at,
+        })
+    }
+
+    /// Appends a prepared batch, as [`EventStore::append_groups`] does.
+    pub async fn append_prepared(
+        &self,
+        batch: PreparedGroups,
+    ) -> Result<Vec<Vec<AppendOutcome>>, Error> {
+        let prepared = &batch.streams;
+        let recorded_at = batch.recorded_at;
+        let mut outcomes = vec![AppendOutcome::Conflict; prepared.len()];
+        let mut active: Vec<usize> = (0..prepared.len()).collect();
+        for _ in 0..APPEND_ATTEMPTS_MAX {
+            if active.is_empty() {
+                break;
+            }
+            match self.try_append(prepared, &active, recorded_at).await? {
+                Attempt::Committed(positions) => {
+                    for &i in &active {
+                        let p = &prepared[i];
+                        let last_positions = p
+                            .last_event
+                            .iter()
+                            .map(|last| {
+                                last.and_then(|e| positions.get(&(i, p.events[e].version)).copied())
+                            })
+                            .collect();
+                        outcomes[i] = AppendOutcome::Committed {
+                            head: p.head,
+                            last_positions,
+                        };
+                    }
+                    break;
+                }
+                Attempt::Conflicted(streams) => {
+                    // A stream that conflicts takes its whole group with it.
+                    let groups: HashSet<usize> =
+                        streams.iter().map(|&i| prepared[i].group).collect();
+                    active.retain(|&i| !groups.contains(&prepared[i].group));
+                }
+            }
+        }
+        let mut outcomes = outcomes.into_iter();
+        Ok(batch
+            .group_lens
+            .iter()
+            .map(|&n| outcomes.by_ref().take(n).collect())
+            .collect())
+    }
+
     async fn try_append(
         &self,
-        batch: &[Prepared<'_>],
+        batch: &[Prepared],
         active: &[usize],
         recorded_at: DateTime<Utc>,
     ) -> Result<Attempt, Error> {
@@ -129,11 +214,11 @@ impl PgEventStore {
 }
 
 /// One stream of a batch with its rows built: versions, hashes, times.
-struct Prepared<'a> {
-    append: &'a StreamAppend,
+struct Prepared {
+    append: StreamAppend,
     /// The group this stream commits or conflicts with.
     group: usize,
-    events: Vec<EventRow<'a>>,
+    events: Vec<EventRow>,
     /// For each command, the index in `events` of its last event.
     last_event: Vec<Option<usize>>,
     head: StreamHead,
@@ -141,24 +226,42 @@ struct Prepared<'a> {
 
 /// An event row ready to bind. Payload and metadata are their canonical
 /// JSON text, made once: the same bytes are hashed and sent to Postgres.
-struct EventRow<'a> {
+struct EventRow {
     version: i64,
     event_id: Uuid,
-    command_id: &'a str,
-    event_type: &'a str,
-    schema_version: i32,
+    /// Where the event is in its stream's append: command, then event.
+    command: usize,
+    event: usize,
     payload: String,
     metadata: String,
     prev_hash: Option<Hash>,
     hash: Hash,
 }
 
-fn prepare(append: &StreamAppend, group: usize, recorded_at: DateTime<Utc>) -> Prepared<'_> {
+/// A batch of groups with every row built (versions, canonical payloads,
+/// hashes) but nothing sent yet. The heads each stream will have once it
+/// commits are known now, so a caller can decide what comes next on those
+/// streams while this batch is in flight (the settlement process does).
+pub struct PreparedGroups {
+    streams: Vec<Prepared>,
+    /// How many streams each group has, in order.
+    group_lens: Vec<usize>,
+    recorded_at: DateTime<Utc>,
+}
+
+impl PreparedGroups {
+    /// Each stream of the batch with the head it will have if it commits.
+    pub fn heads(&self) -> impl Iterator<Item = (&StreamId, StreamHead)> {
+        self.streams.iter().map(|p| (&p.append.stream_id, p.head))
+    }
+}
+
+fn prepare(append: StreamAppend, group: usize, recorded_at: DateTime<Utc>) -> Prepared {
     let mut head = append.expected;
     let mut events = Vec::new();
     let mut last_event = Vec::with_capacity(append.commands.len());
-    for command in &append.commands {
-        for event in &command.events {
+    for (c, command) in append.commands.iter().enumerate() {
+        for (e, event) in command.events.iter().enumerate() {
             let version = head.version + 1;
             let payload = canonical_text(&event.payload);
             let metadata = canonical_text(&event.metadata);
@@ -181,9 +284,8 @@ fn prepare(append: &StreamAppend, group: usize, recorded_at: DateTime<Utc>) -> P
             events.push(EventRow {
                 version,
                 event_id: event.event_id,
-                command_id: &command.command_id,
-                event_type: &event.event_type,
-                schema_version: event.schema_version,
+                command: c,
+                event: e,
                 payload,
                 metadata,
                 prev_hash: head.hash,
@@ -232,7 +334,7 @@ const CONFLICT_SQLSTATE: &str = "BL409";
 /// own transaction (autocommit), so the whole group commit is one round trip.
 async fn try_append_on(
     conn: &mut PoolConnection<Postgres>,
-    batch: &[Prepared<'_>],
+    batch: &[Prepared],
     active: &[usize],
     recorded_at: DateTime<Utc>,
 ) -> Result<Attempt, Error> {
@@ -250,7 +352,7 @@ async fn try_append_on(
         let p = &batch[i];
         let stream = p.append.stream_id.as_str();
         for e in &p.events {
-            events.push(stream, e, recorded_at);
+            events.push(stream, &p.append, e, recorded_at);
         }
         if p.events.is_empty() {
             // Rejected commands only: nothing to conflict on but the version
@@ -344,13 +446,21 @@ struct EventColumns {
 }
 
 impl EventColumns {
-    fn push(&mut self, stream_id: &str, e: &EventRow<'_>, recorded_at: DateTime<Utc>) {
+    fn push(
+        &mut self,
+        stream_id: &str,
+        append: &StreamAppend,
+        e: &EventRow,
+        recorded_at: DateTime<Utc>,
+    ) {
+        let command = &append.commands[e.command];
+        let event = &command.events[e.event];
         self.stream_id.push(stream_id.to_owned());
         self.version.push(e.version);
         self.event_id.push(e.event_id);
-        self.command_id.push(e.command_id.to_owned());
-        self.event_type.push(e.event_type.to_owned());
-        self.schema_version.push(e.schema_version);
+        self.command_id.push(command.command_id.clone());
+        self.event_type.push(event.event_type.clone());
+        self.schema_version.push(event.schema_version);
         self.payload.push(e.payload.clone());
         self.metadata.push(e.metadata.clone());
         self.recorded_at.push(recorded_at);
@@ -391,6 +501,18 @@ fn log_event(row: &PgRow) -> Result<LogEvent, Error> {
     })
 }
 
+fn stream_event(row: &PgRow) -> Result<StreamEvent, Error> {
+    let payload: sqlx::types::Json<Box<serde_json::value::RawValue>> = row.try_get(4)?;
+    Ok(StreamEvent {
+        stream_id: StreamId::new(row.try_get::<String, _>(0)?),
+        stream_version: row.try_get(1)?,
+        event_type: row.try_get(2)?,
+        schema_version: row.try_get(3)?,
+        payload: payload.0,
+        hash: row.try_get(5)?,
+    })
+}
+
 fn check_batch(batch: &[&StreamAppend]) -> Result<(), Error> {
     let events: usize = batch
         .iter()
@@ -421,53 +543,7 @@ impl EventStore for PgEventStore {
         &self,
         groups: Vec<Vec<StreamAppend>>,
     ) -> Result<Vec<Vec<AppendOutcome>>, Error> {
-        let batch: Vec<&StreamAppend> = groups.iter().flatten().collect();
-        check_batch(&batch)?;
-        // Postgres keeps microseconds; truncating first keeps the hash stable.
-        let now = Utc::now();
-        let recorded_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-        let prepared: Vec<Prepared<'_>> = groups
-            .iter()
-            .enumerate()
-            .flat_map(|(g, streams)| streams.iter().map(move |s| prepare(s, g, recorded_at)))
-            .collect();
-        let mut outcomes = vec![AppendOutcome::Conflict; batch.len()];
-        let mut active: Vec<usize> = (0..batch.len()).collect();
-        for _ in 0..APPEND_ATTEMPTS_MAX {
-            if active.is_empty() {
-                break;
-            }
-            match self.try_append(&prepared, &active, recorded_at).await? {
-                Attempt::Committed(positions) => {
-                    for &i in &active {
-                        let p = &prepared[i];
-                        let last_positions = p
-                            .last_event
-                            .iter()
-                            .map(|last| {
-                                last.and_then(|e| positions.get(&(i, p.events[e].version)).copied())
-                            })
-                            .collect();
-                        outcomes[i] = AppendOutcome::Committed {
-                            head: p.head,
-                            last_positions,
-                        };
-                    }
-                    break;
-                }
-                Attempt::Conflicted(streams) => {
-                    // A stream that conflicts takes its whole group with it.
-                    let groups: HashSet<usize> =
-                        streams.iter().map(|&i| prepared[i].group).collect();
-                    active.retain(|&i| !groups.contains(&prepared[i].group));
-                }
-            }
-        }
-        let mut outcomes = outcomes.into_iter();
-        Ok(groups
-            .iter()
-            .map(|streams| outcomes.by_ref().take(streams.len()).collect())
-            .collect())
+        self.append_prepared(Self::prepare_groups(groups)?).await
     }
 
     async fn read_stream(

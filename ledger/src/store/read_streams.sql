@@ -1,8 +1,7 @@
--- The events of many streams after a version each, stream by stream: one
--- round trip where reading them one at a time would take one per stream.
-SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.command_id,
-       e.event_type, e.schema_version, e.payload, e.metadata, e.recorded_at, e.prev_hash,
-       e.hash
+-- The events of many streams after a version each, stream by stream, as
+-- aggregates fold them (StreamEvent): one round trip where reading them one
+-- at a time would take one per stream.
+SELECT e.stream_id, e.stream_version, e.event_type, e.schema_version, e.payload, e.hash
 FROM unnest($1::text[], $2::int8[]) AS s(stream_id, after_version)
 JOIN events e ON e.stream_id = s.stream_id AND e.stream_version > s.after_version
 ORDER BY e.stream_id, e.stream_version
