@@ -616,3 +616,78 @@ async fn log_reads_use_the_index_after_the_log_grows(pool: PgPool) {
         "20 reads of the log's last 10 events scanned {scanned} rows sequentially"
     );
 }
+
+/// The heads a prepared batch announces before it is sent are the heads its
+/// commit leaves, so what is decided on them (the settlement's next chunk)
+/// chains on the right events.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_prepared_batch_knows_the_heads_it_will_leave(pool: PgPool) {
+    let store = PgEventStore::new(pool);
+    let (a, b) = (StreamId::new("prepared-a"), StreamId::new("prepared-b"));
+    let group = vec![
+        StreamAppend {
+            stream_id: a.clone(),
+            expected: StreamHead::EMPTY,
+            commands: vec![command("prepared-1", vec![event(1), event(2)])],
+        },
+        StreamAppend {
+            stream_id: b.clone(),
+            expected: StreamHead::EMPTY,
+            commands: vec![command("prepared-1", vec![event(3)])],
+        },
+    ];
+    let batch = PgEventStore::prepare_groups(vec![group]).expect("prepare");
+    let announced: Vec<(StreamId, StreamHead)> =
+        batch.heads().map(|(s, h)| (s.clone(), h)).collect();
+    let outcomes = store.append_prepared(batch).await.expect("append");
+    let committed: Vec<StreamHead> = outcomes[0].iter().map(committed_head).collect();
+    assert_eq!(
+        announced,
+        vec![(a.clone(), committed[0]), (b.clone(), committed[1])]
+    );
+    assert_eq!(committed[0].version, 2);
+
+    // What is decided on an announced head appends on top of it.
+    let next = store
+        .append_batch(vec![StreamAppend {
+            stream_id: a.clone(),
+            expected: announced[0].1,
+            commands: vec![command("prepared-2", vec![event(4)])],
+        }])
+        .await
+        .expect("append");
+    assert_eq!(committed_head(&next[0]).version, 3);
+    let stored = store.read_stream(&a, 2, 10).await.expect("read");
+    assert_eq!(
+        stored[0].prev_hash.as_deref(),
+        announced[0].1.hash.as_ref().map(|h| h.as_slice())
+    );
+}
+
+/// The keys every append and projection step inserts into compare byte by
+/// byte (migration 0012), whatever the database's default collation.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn the_hot_text_keys_compare_bytes(pool: PgPool) {
+    let collations: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT table_name || '.' || column_name, collation_name::text
+         FROM information_schema.columns
+         WHERE table_schema = 'public'
+           AND (table_name, column_name) IN (('events', 'stream_id'), ('commands', 'command_id'),
+                                             ('account_balances', 'account_id'),
+                                             ('account_statement', 'account_id'))
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("columns");
+    let c = Some("C".to_owned());
+    assert_eq!(
+        collations,
+        vec![
+            ("account_balances.account_id".to_owned(), c.clone()),
+            ("account_statement.account_id".to_owned(), c.clone()),
+            ("commands.command_id".to_owned(), c.clone()),
+            ("events.stream_id".to_owned(), c),
+        ]
+    );
+}

@@ -98,7 +98,13 @@ async fn catalog(pool: &PgPool) -> serde_json::Value {
                           AND table_name IN ('account_balances', 'account_statement')),
              'schemas', (SELECT json_agg(nspname ORDER BY nspname) FROM pg_namespace
                          WHERE nspname LIKE 'rebuild\\_%' OR nspname LIKE 'retired\\_%'),
-             'checkpoints', (SELECT json_agg(name ORDER BY name) FROM projection_checkpoints))",
+             'checkpoints', (SELECT json_agg(name ORDER BY name) FROM projection_checkpoints),
+             'collations', (SELECT json_agg(table_name || '.' || column_name || ' '
+                                            || coalesce(collation_name, 'default')
+                                            ORDER BY table_name, column_name)
+                            FROM information_schema.columns
+                            WHERE table_schema = 'public' AND data_type = 'text'
+                              AND table_name IN ('account_balances', 'account_statement')))",
     )
     .fetch_one(pool)
     .await
@@ -132,6 +138,15 @@ async fn a_rebuild_replaces_a_damaged_read_model_with_a_fresh_replay(pool: PgPoo
     drive_to_idle(&live).await;
     let before = snapshot(&pool).await;
     let catalog_before = catalog(&pool).await;
+    // The keys compare byte by byte (migration 0012); the swapped-in copies
+    // must keep that, which the catalog comparison below checks.
+    let collations = catalog_before["collations"].to_string();
+    for key in [
+        "account_balances.account_id C",
+        "account_statement.account_id C",
+    ] {
+        assert!(collations.contains(key), "{key} in {collations}");
+    }
 
     sqlx::query("DELETE FROM account_balances WHERE account_id = 'player-3'")
         .execute(&pool)
