@@ -137,7 +137,19 @@ async fn a_rebuild_replaces_a_damaged_read_model_with_a_fresh_replay(pool: PgPoo
     let live = projector(&pool);
     drive_to_idle(&live).await;
     let before = snapshot(&pool).await;
+    // An index beside the primary key, as an operator may add one: the
+    // copy's index must come back under this name.
+    sqlx::query("CREATE INDEX statement_by_code ON account_statement (code, position)")
+        .execute(&pool)
+        .await
+        .expect("an index of the operator's");
     let catalog_before = catalog(&pool).await;
+    assert!(
+        catalog_before["indexes"]
+            .to_string()
+            .contains("account_statement statement_by_code"),
+        "{catalog_before}"
+    );
     // The keys compare byte by byte (migration 0012); the swapped-in copies
     // must keep that, which the catalog comparison below checks.
     let collations = catalog_before["collations"].to_string();

@@ -1,5 +1,5 @@
 -- CREATE TABLE ... LIKE names the copy's indexes by Postgres' default rule,
--- not as the live table's are named (`account_statement_page`, say). These
+-- not as the live table's are named (`markets_by_status`, say). These
 -- statements give each index of the copy (table $3 in schema $2) the name
 -- of the live index of the same definition (same table in schema $1), so
 -- that after the swap every index has the name the migrations gave it.

@@ -1,4 +1,4 @@
--- Newest first, keyset on position (index account_statement_page). The
+-- Newest first, keyset on position (the primary key). The
 -- first page starts below the largest bigint.
 SELECT position, event_type, transfer_id, hold_id, code, phase, amount, counterparty,
        description, recorded_at
