@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use commands::settlement::Step;
-use commands::SettlementConfig;
+use commands::{SettlementConfig, Settler};
 use common::{spawn_app, spawn_app_without_settler, App};
 use ledger::book::Book;
 use ledger::store::PgEventStore;
@@ -57,6 +57,27 @@ async fn count(pool: &PgPool, sql: &'static str) -> i64 {
         .expect("count")
 }
 
+/// Bets with a `bet_settled`, and `bet_settled` events: equal when no bet
+/// was settled twice.
+async fn bets_settled(pool: &PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(DISTINCT payload->>'bet_id'), count(*)
+         FROM events WHERE event_type = 'bet_settled'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count")
+}
+
+/// Steps the settlement process until it has nothing left to do.
+async fn settle_to_idle(settler: &Settler) {
+    let mut steps = 0;
+    while settler.step().await.expect("step") == Step::Worked {
+        steps += 1;
+        assert!(steps < 100, "the settlement does not end");
+    }
+}
+
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn a_settlement_stopped_half_way_resumes_and_settles_every_bet_once(pool: PgPool) {
     const BETS: usize = 100_000;
@@ -64,14 +85,7 @@ async fn a_settlement_stopped_half_way_resumes_and_settles_every_bet_once(pool: 
     let placed = place_bets(&store, "final", 1_000, BETS, 100).await;
 
     let (app, state) = spawn_app_without_settler(pool.clone()).await;
-    let (status, started) = app
-        .post(
-            "/v1/markets/final/settlements",
-            "settle-1",
-            r#"{"result":{"kind":"winners","winners":[0]}}"#,
-        )
-        .await;
-    assert_eq!(status, 202, "{started}");
+    let started = start_settlement(&app, "final", "settle-1").await;
     assert_eq!(started["market"]["status"], "settling");
 
     // The first process settles about half the bets, then stops (as a crash
@@ -95,22 +109,9 @@ async fn a_settlement_stopped_half_way_resumes_and_settles_every_bet_once(pool: 
     // A fresh node (empty cache) takes over and finishes.
     let (_, fresh) = spawn_app_without_settler(pool.clone()).await;
     let second = fresh.settler(config);
-    let mut steps = 0;
-    while second.step().await.expect("step") == Step::Worked {
-        steps += 1;
-        assert!(steps < 100, "the settlement does not end");
-    }
+    settle_to_idle(&second).await;
 
-    let settled = count(
-        &pool,
-        "SELECT count(DISTINCT payload->>'bet_id') FROM events WHERE event_type = 'bet_settled'",
-    )
-    .await;
-    let settlements = count(
-        &pool,
-        "SELECT count(*) FROM events WHERE event_type = 'bet_settled'",
-    )
-    .await;
+    let (settled, settlements) = bets_settled(&pool).await;
     assert_eq!((settled, settlements), (BETS as i64, BETS as i64));
     let winners = placed.iter().filter(|p| p.outcome == 0).count() as i64;
     let paid = count(
@@ -172,6 +173,19 @@ async fn a_settlement_stopped_half_way_resumes_and_settles_every_bet_once(pool: 
         (status, again["code"].as_str()),
         (422, Some("market_already_settled"))
     );
+}
+
+/// Records "outcome 0 won" on `market`; the settlement process does the rest.
+async fn start_settlement(app: &App, market: &str, key: &str) -> serde_json::Value {
+    let (status, started) = app
+        .post(
+            &format!("/v1/markets/{market}/settlements"),
+            key,
+            r#"{"result":{"kind":"winners","winners":[0]}}"#,
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    started
 }
 
 async fn wait_settled(app: &App, market: &str) {
@@ -243,14 +257,7 @@ async fn a_corrected_result_reverses_and_pays_again_exactly(pool: PgPool) {
     }
     app.post("/v1/markets/race/close", "close", "").await;
 
-    let (status, first) = app
-        .post(
-            "/v1/markets/race/settlements",
-            "s1",
-            r#"{"result":{"kind":"winners","winners":[0]}}"#,
-        )
-        .await;
-    assert_eq!(status, 202, "{first}");
+    start_settlement(&app, "race", "s1").await;
     wait_settled(&app, "race").await;
     assert_eq!(balance(&app, "ann").await, 10_000 - 1001 + payout["ann"]);
     assert_eq!(balance(&app, "ben").await, 10_000 - 1001);
@@ -310,14 +317,7 @@ async fn a_wallet_moved_while_its_chunk_waited_is_read_again_not_forked(pool: Pg
     // of 10 the second chunk holds the bets of derby-p10 to derby-p19.
     place_bets(&store, "derby", 50, 100, 100).await;
     let (app, state) = spawn_app_without_settler(pool.clone()).await;
-    let (status, started) = app
-        .post(
-            "/v1/markets/derby/settlements",
-            "settle-derby",
-            r#"{"result":{"kind":"winners","winners":[0]}}"#,
-        )
-        .await;
-    assert_eq!(status, 202, "{started}");
+    start_settlement(&app, "derby", "settle-derby").await;
     let settler = state.settler(SettlementConfig {
         chunk_bets_max: 10,
         ..SettlementConfig::default()
@@ -342,21 +342,8 @@ async fn a_wallet_moved_while_its_chunk_waited_is_read_again_not_forked(pool: Pg
         "the chunk decided before the deposit must not commit"
     );
 
-    let mut steps = 0;
-    while settler.step().await.expect("step") == Step::Worked {
-        steps += 1;
-        assert!(steps < 100, "the settlement does not end");
-    }
-    let settled = count(
-        &pool,
-        "SELECT count(DISTINCT payload->>'bet_id') FROM events WHERE event_type = 'bet_settled'",
-    )
-    .await;
-    let settlements = count(
-        &pool,
-        "SELECT count(*) FROM events WHERE event_type = 'bet_settled'",
-    )
-    .await;
+    settle_to_idle(&settler).await;
+    let (settled, settlements) = bets_settled(&pool).await;
     assert_eq!((settled, settlements), (100, 100));
     // Every stream's versions run 1..n with no hole, and each event chains
     // on the hash of the one before it.
