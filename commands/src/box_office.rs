@@ -18,14 +18,13 @@ use ledger::box_office::{
 };
 use ledger::store::{
     AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
-    READ_EVENTS_MAX,
 };
 use ledger::wallet::{decide as decide_wallet, WalletCommand, WalletEvent};
 use ledger::{error_chain, AccountId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{catch_up, Aggregate, Cached, StateCache};
+use crate::cache::{read_cold, Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Largest page of live shows one search may return.
@@ -260,7 +259,7 @@ impl BoxOfficeProcess {
             let cached = match self.cache.get(&stream) {
                 Some(cached) => cached,
                 None => {
-                    missing.push((stream.clone(), 0));
+                    missing.push(stream.clone());
                     Cached::empty(&stream)
                 }
             };
@@ -276,34 +275,14 @@ impl BoxOfficeProcess {
         if missing.is_empty() {
             return Ok(wallets);
         }
-        let events = self
-            .store
-            .read_streams(&missing, READ_EVENTS_MAX)
+        let read = read_cold(self.store.clone(), missing)
             .await
-            .map_err(|_| ApiError::Unavailable)?;
-        let cut_short = events.len() as i64 >= READ_EVENTS_MAX;
-        for recorded in &events {
-            let Some(work) = wallets.get_mut(&recorded.stream_id) else {
-                continue;
-            };
-            let state =
-                std::mem::replace(&mut work.after.state, Aggregate::empty(&recorded.stream_id));
-            work.after.state = state.evolve_stored(recorded).map_err(ApiError::internal)?;
-            work.after.head = StreamHead {
-                version: recorded.stream_version,
-                hash: recorded.hash.as_slice().try_into().ok(),
-            };
-        }
-        for (stream, _) in &missing {
-            let Some(work) = wallets.get_mut(stream) else {
-                continue;
-            };
-            if cut_short {
-                work.after = catch_up(&self.store, stream, work.after.clone())
-                    .await
-                    .map_err(|_| ApiError::Unavailable)?;
+            .map_err(ApiError::from_store)?;
+        for (stream, cached) in read {
+            if let Some(work) = wallets.get_mut(&stream) {
+                work.before = cached.head;
+                work.after = cached;
             }
-            work.before = work.after.head;
         }
         Ok(wallets)
     }

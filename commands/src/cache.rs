@@ -84,6 +84,17 @@ impl Cached {
         }
     }
 
+    /// Folds one stored event in and moves the head to it.
+    pub fn fold(&mut self, stored: &StreamEvent) -> Result<(), ledger::Error> {
+        let state = std::mem::replace(&mut self.state, Aggregate::empty(&stored.stream_id));
+        self.state = state.evolve_stored(stored)?;
+        self.head = StreamHead {
+            version: stored.stream_version,
+            hash: stored.hash.as_slice().try_into().ok(),
+        };
+        Ok(())
+    }
+
     /// The wallet, when the stream is an opened wallet.
     pub fn wallet(&self) -> Option<&Wallet> {
         match &self.state {
@@ -209,12 +220,7 @@ pub async fn catch_up(
             _ => None,
         };
         for stored in &page {
-            from.state = from.state.evolve_stored(stored)?;
-            let hash: Option<[u8; 32]> = stored.hash.as_slice().try_into().ok();
-            from.head = StreamHead {
-                version: stored.stream_version,
-                hash,
-            };
+            from.fold(stored)?;
         }
         let Some(next) = next else {
             return Ok(from);
@@ -227,4 +233,36 @@ pub async fn catch_up(
             ))))
         })??;
     }
+}
+
+/// The states of `streams`, none of them cached, read from the store in one
+/// query; a stream the query may have cut short is read on from where it
+/// stopped. Owned arguments, so a caller can run it as a task of its own.
+pub async fn read_cold(
+    store: PgEventStore,
+    streams: Vec<StreamId>,
+) -> Result<Vec<(StreamId, Cached)>, ledger::Error> {
+    let after: Vec<(StreamId, i64)> = streams.iter().map(|s| (s.clone(), 0)).collect();
+    let events = store.read_streams(&after, READ_EVENTS_MAX).await?;
+    let cut_short = events.len() as i64 >= READ_EVENTS_MAX;
+    let mut folded: HashMap<StreamId, Cached> = streams
+        .iter()
+        .map(|s| (s.clone(), Cached::empty(s)))
+        .collect();
+    for stored in &events {
+        if let Some(cached) = folded.get_mut(&stored.stream_id) {
+            cached.fold(stored)?;
+        }
+    }
+    let mut read = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let Some(mut cached) = folded.remove(&stream) else {
+            continue;
+        };
+        if cut_short {
+            cached = catch_up(&store, &stream, cached).await?;
+        }
+        read.push((stream, cached));
+    }
+    Ok(read)
 }

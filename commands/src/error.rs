@@ -53,6 +53,15 @@ impl ApiError {
         Self::Internal(Box::new(err))
     }
 
+    /// A store read that failed: unavailable when the database did not
+    /// answer, internal when what it answered could not be read.
+    pub(crate) fn from_store(err: ledger::Error) -> Self {
+        match err {
+            ledger::Error::Database(_) => Self::Unavailable,
+            other => Self::internal(other),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) | Self::IdempotencyKeyMissing | Self::IdempotencyKeyInvalid => {

@@ -14,15 +14,14 @@ use std::time::Duration;
 use ledger::sportsbook::market::{MarketCommand, MarketResult, MarketStatus};
 use ledger::sportsbook::settle::LegResult;
 use ledger::store::{
-    AppendOutcome, CommandAppend, NewEvent, PgEventStore, PreparedGroups, StreamAppend,
-    StreamEvent, StreamHead, READ_EVENTS_MAX,
+    AppendOutcome, CommandAppend, NewEvent, PgEventStore, PreparedGroups, StreamAppend, StreamHead,
 };
 use ledger::wallet::{decide as decide_wallet, SettleLeg, WalletCommand, WalletState};
 use ledger::{error_chain, AccountId, BetId, MarketId, SettlementId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{catch_up, Aggregate, Cached, StateCache};
+use crate::cache::{read_cold, Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Most markets one search for running settlements returns.
@@ -434,7 +433,7 @@ impl Settler {
             cached: afters
                 .get(&running.stream)
                 .cloned()
-                .unwrap_or(running.cached.clone()),
+                .unwrap_or_else(|| running.cached.clone()),
             through_version,
             bets_settled,
             ..running
@@ -511,8 +510,8 @@ impl Settler {
             );
             missing.push(stream);
         }
-        // Two reads in flight: Postgres answers the next while the process
-        // folds the last.
+        // Two reads in flight: Postgres answers one while the other is
+        // folded.
         let mut chunks = missing.chunks(WALLETS_READ_AT_ONCE);
         let mut reads = std::collections::VecDeque::new();
         loop {
@@ -520,59 +519,26 @@ impl Settler {
                 let Some(streams) = chunks.next() else {
                     break;
                 };
-                let store = self.store.clone();
-                let after: Vec<(StreamId, i64)> = streams.iter().map(|s| (s.clone(), 0)).collect();
-                let read =
-                    tokio::spawn(async move { store.read_streams(&after, READ_EVENTS_MAX).await });
-                reads.push_back((streams, read));
+                reads.push_back(tokio::spawn(read_cold(
+                    self.store.clone(),
+                    streams.to_vec(),
+                )));
             }
-            let Some((streams, read)) = reads.pop_front() else {
+            let Some(read) = reads.pop_front() else {
                 break;
             };
-            let events = read
+            let read = read
                 .await
                 .map_err(|_| ApiError::Unavailable)?
-                .map_err(|_| ApiError::Unavailable)?;
-            self.fold_wallets(streams, events, &mut wallets).await?;
+                .map_err(ApiError::from_store)?;
+            for (stream, cached) in read {
+                if let Some(work) = wallets.get_mut(&stream) {
+                    work.before = cached.head;
+                    work.after = cached;
+                }
+            }
         }
         Ok(wallets)
-    }
-
-    /// Folds what one query read of `streams` into `wallets`; a stream the
-    /// query may have cut short is read on from where it stopped.
-    async fn fold_wallets(
-        &self,
-        streams: &[StreamId],
-        events: Vec<StreamEvent>,
-        wallets: &mut HashMap<StreamId, WalletWork>,
-    ) -> Result<(), ApiError> {
-        let cut_short = events.len() as i64 >= READ_EVENTS_MAX;
-        for recorded in &events {
-            let Some(work) = wallets.get_mut(&recorded.stream_id) else {
-                continue;
-            };
-            let state = std::mem::replace(
-                &mut work.after.state,
-                Aggregate::Wallet(WalletState::default()),
-            );
-            work.after.state = state.evolve_stored(recorded).map_err(ApiError::internal)?;
-            work.after.head = StreamHead {
-                version: recorded.stream_version,
-                hash: recorded.hash.as_slice().try_into().ok(),
-            };
-        }
-        for stream in streams {
-            let Some(work) = wallets.get_mut(stream) else {
-                continue;
-            };
-            if cut_short {
-                work.after = catch_up(&self.store, stream, work.after.clone())
-                    .await
-                    .map_err(|_| ApiError::Unavailable)?;
-            }
-            work.before = work.after.head;
-        }
-        Ok(())
     }
 }
 
