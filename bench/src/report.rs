@@ -197,6 +197,9 @@ pub struct SettlementReport {
     pub bets: u64,
     pub accounts: u64,
     pub chunk_bets_max: u64,
+    /// Whether the settler's cache held the market and the wallets.
+    #[serde(default)]
+    pub warm: bool,
     pub place_s: f64,
     pub place_bets_per_s: f64,
     pub settle_s: f64,

@@ -52,6 +52,11 @@ pub struct SettlementArgs {
     #[arg(long, default_value_t = 2_000,
           value_parser = clap::value_parser!(u64).range(1..=5_000))]
     pub chunk_bets_max: u64,
+    /// Settle with the market and the wallets already in the settler's
+    /// state cache, as in the node that took the bets; without it the
+    /// settlement starts cold, as after a restart.
+    #[arg(long)]
+    pub warm: bool,
     /// Keep the database afterwards (it is dropped otherwise).
     #[arg(long)]
     pub keep: bool,
@@ -78,8 +83,11 @@ pub async fn run(args: SettlementArgs) -> anyhow::Result<()> {
     }
     let report = outcome??;
     println!(
-        "bench settlement: {} bets from {} wallets, chunks of {}",
-        report.bets, report.accounts, report.chunk_bets_max
+        "bench settlement: {} bets from {} wallets, chunks of {}, cache {}",
+        report.bets,
+        report.accounts,
+        report.chunk_bets_max,
+        if report.warm { "warm" } else { "cold" }
     );
     println!(
         "  placing (baseline): {:.1} s, {:.0} bets/s",
@@ -119,7 +127,7 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
     eprintln!("bench settlement: placing {bets} bets from {accounts} wallets");
     let started = Instant::now();
     let cpu_before = CpuTicks::take();
-    place_bets(&store, MARKET, accounts, bets, 100).await;
+    let placed = place_bets(&store, MARKET, accounts, bets, 100).await;
     let place_s = started.elapsed().as_secs_f64();
     let place_cpu = cpu_before.until(&CpuTicks::take());
     sqlx::query("VACUUM ANALYZE events, commands")
@@ -133,6 +141,19 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
         chunk_bets_max: usize::try_from(args.chunk_bets_max)?,
         ..SettlementConfig::default()
     });
+    if args.warm {
+        let mut streams: Vec<StreamId> = placed
+            .iter()
+            .map(|p| StreamId::account(&p.account))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        streams.push(StreamId::market(
+            &MarketId::parse(MARKET).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ));
+        let warmed = state.warm_cache(streams).await?;
+        eprintln!("  warmed the cache: {warmed} streams");
+    }
     eprintln!("  settling");
     let started = Instant::now();
     let cpu_before = CpuTicks::take();
@@ -164,6 +185,7 @@ async fn measure(args: &SettlementArgs, pool: PgPool) -> anyhow::Result<Settleme
         bets: args.bets,
         accounts: args.accounts,
         chunk_bets_max: args.chunk_bets_max,
+        warm: args.warm,
         place_s,
         place_bets_per_s: bets as f64 / place_s.max(1e-9),
         settle_s,

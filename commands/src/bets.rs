@@ -166,7 +166,7 @@ async fn bet_of(
         .iter()
         .map(|leg| StreamId::market(&leg.market))
         .collect();
-    Ok((found.clone(), markets))
+    Ok(((**found).clone(), markets))
 }
 
 async fn offer_cash_out(

@@ -128,6 +128,9 @@ impl Cached {
     }
 }
 
+/// Streams one warming query reads.
+const WARM_STREAMS_AT_ONCE: usize = 500;
+
 pub struct StateCache {
     entries: Mutex<HashMap<StreamId, Cached>>,
     streams_max: usize,
@@ -167,6 +170,25 @@ impl StateCache {
             }
         }
         entries.insert(stream, entry);
+    }
+
+    /// Reads `streams` into the cache, a few hundred to a query, as a node
+    /// that wrote them holds them; returns how many it holds now. A node
+    /// warms itself so its first commands on those streams (a settlement
+    /// after a restart, say) do not each wait on a cold read.
+    pub async fn warm(
+        &self,
+        store: &PgEventStore,
+        streams: Vec<StreamId>,
+    ) -> Result<usize, ledger::Error> {
+        let mut warmed = 0;
+        for part in streams.chunks(WARM_STREAMS_AT_ONCE) {
+            for (stream, cached) in read_cold(store.clone(), part.to_vec()).await? {
+                self.put(stream, cached);
+                warmed += 1;
+            }
+        }
+        Ok(warmed)
     }
 
     pub fn forget(&self, stream: &StreamId) {

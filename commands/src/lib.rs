@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use ledger::store::PgEventStore;
+use ledger::StreamId;
 
 pub use box_office::{BoxOfficeConfig, BoxOfficeHandle, BoxOfficeProcess};
 pub use cache::StateCache;
@@ -71,6 +72,12 @@ impl AppState {
             box_office: BoxOfficeHandle::default(),
             pool_payer: PoolPayerHandle::default(),
         }
+    }
+
+    /// Reads `streams` into this node's state cache (see
+    /// [`StateCache::warm`]); returns how many it holds.
+    pub async fn warm_cache(&self, streams: Vec<StreamId>) -> Result<usize, ledger::Error> {
+        self.cache.warm(&self.store, streams).await
     }
 
     /// A settlement process sharing this node's state cache, woken when a

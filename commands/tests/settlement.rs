@@ -15,7 +15,7 @@ use ledger::book::Book;
 use ledger::store::PgEventStore;
 use ledger::testkit::sportsbook::place_bets;
 use ledger::wallet::WalletEvent;
-use ledger::{AccountId, Currency};
+use ledger::{AccountId, Currency, MarketId, StreamId};
 use sqlx::PgPool;
 
 /// Every transfer in the log, in a book. Read with plain SQL after the
@@ -378,4 +378,55 @@ async fn a_wallet_moved_while_its_chunk_waited_is_read_again_not_forked(pool: Pg
         .sum();
     let first_deposit = (100 / 50 + 1) * 100;
     assert_eq!(totals.posted(), i128::from(first_deposit + 700 + net));
+}
+
+/// A node that warmed its cache settles from it, without reading the
+/// wallets again. The cache is trusted as the writer trusts it, and checked
+/// the same way: a wallet another node moved since is caught by the
+/// append, read again and settled once, with the other node's deposit kept.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_warmed_cache_is_trusted_but_checked(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    place_bets(&store, "derby", 50, 100, 100).await;
+    let (app, state) = spawn_app_without_settler(pool.clone()).await;
+    let mut streams: Vec<StreamId> = (0..50)
+        .map(|i| StreamId::account(&AccountId::parse(&format!("derby-p{i}")).expect("id")))
+        .collect();
+    streams.push(StreamId::market(&MarketId::parse("derby").expect("id")));
+    assert_eq!(state.warm_cache(streams).await.expect("warmed"), 51);
+
+    // Another node takes a deposit: this node's copy of derby-p10 is stale.
+    let (other, _) = spawn_app_without_settler(pool.clone()).await;
+    let (status, reply) = other
+        .post(
+            "/v1/accounts/derby-p10/deposits",
+            "elsewhere",
+            r#"{"amount":700}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    start_settlement(&app, "derby", "settle-derby").await;
+    let settler = state.settler(SettlementConfig {
+        chunk_bets_max: 10,
+        ..SettlementConfig::default()
+    });
+    settle_to_idle(&settler).await;
+
+    assert_eq!(bets_settled(&pool).await, (100, 100));
+    let book = book(&store).await;
+    assert!(book.is_balanced(), "{:?}", book.totals());
+    let eur = Currency::parse("EUR").expect("currency");
+    let p10 = AccountId::parse("derby-p10").expect("account");
+    assert_eq!(book.totals_of(&p10, eur).pending_debits, 0);
+    assert_eq!(
+        i128::from(balance(&app, "derby-p10").await),
+        book.totals_of(&p10, eur).posted()
+    );
+    let deposits = count(
+        &pool,
+        "SELECT count(*) FROM events
+         WHERE stream_id = 'account-derby-p10' AND event_type = 'funds_deposited'",
+    )
+    .await;
+    assert_eq!(deposits, 2, "the generator's deposit and the other node's");
 }

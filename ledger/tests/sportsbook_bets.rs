@@ -503,6 +503,33 @@ fn a_won_single_posts_the_hold_and_pays_stake_times_odds() {
     );
 }
 
+/// A wallet's bets are shared between its clones (the cache keeps one
+/// while the settlement decides on another): settling the bet on a clone
+/// leaves the original's bet open, and the original can still settle it.
+#[test]
+fn a_clone_settles_its_own_copy_of_a_bet() {
+    let (original, _, bet_id) = with_single();
+    let mut clone = original.clone();
+    run(
+        &mut clone,
+        &settle(bet_id, "m1", SettlementId::generate(), LegResult::WON),
+    );
+    let status = |w: &WalletState| w.wallet.as_ref().expect("open").bets[&bet_id].status;
+    assert!(matches!(status(&clone), BetStatus::Settled { .. }));
+    assert_eq!(status(&original), BetStatus::Open);
+    assert_eq!((posted(&original), available(&original)), (1_000, 900));
+    let mut original = original;
+    run(
+        &mut original,
+        &settle(bet_id, "m1", SettlementId::generate(), LegResult::Lost),
+    );
+    assert!(matches!(
+        status(&original),
+        BetStatus::Settled { returned: 0, .. }
+    ));
+    assert_eq!(posted(&clone), 1_100);
+}
+
 #[test]
 fn a_lost_single_posts_the_hold_and_pays_nothing() {
     let (mut w, _, bet_id) = with_single();

@@ -11,6 +11,8 @@
 //! inside), and a settlement process that sends the same command twice
 //! derives the same ids.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -88,7 +90,7 @@ impl Bet {
 /// caller, through the event's transfer).
 pub(super) fn evolve(wallet: &mut Wallet, event: &WalletEvent) {
     if let WalletEvent::BetPlaced(e) = event {
-        wallet.bets.insert(e.bet_id, placed(e));
+        wallet.bets.insert(e.bet_id, Arc::new(placed(e)));
         return;
     }
     let bet_id = match event {
@@ -100,7 +102,7 @@ pub(super) fn evolve(wallet: &mut Wallet, event: &WalletEvent) {
         // Payouts and reversals only move money.
         _ => return,
     };
-    let Some(bet) = wallet.bets.get_mut(&bet_id) else {
+    let Some(bet) = wallet.bets.get_mut(&bet_id).map(Arc::make_mut) else {
         return;
     };
     match event {

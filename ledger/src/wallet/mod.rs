@@ -10,6 +10,7 @@ pub mod seats;
 pub mod upcast;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use bet::{AcceptCashOut, Bet, BetLeg, BetStatus, CashOutOffer, OfferCashOut, SettleLeg};
 pub use decide::{decide, Description, WalletCommand, DESCRIPTION_LEN_MAX};
@@ -60,8 +61,11 @@ pub struct Wallet {
     pub balance: Balance,
     pub holds: HashMap<HoldId, Hold>,
     /// Sportsbook bets, kept apart from `holds`: only settlement and
-    /// cash-out resolve a bet's stake.
-    pub bets: HashMap<BetId, Bet>,
+    /// cash-out resolve a bet's stake. Shared, because a wallet's state is
+    /// cloned whole whenever it is decided on (the cache keeps the one it
+    /// had), and a bet changes far less often than its wallet: a clone
+    /// copies pointers, and the one bet that changes is copied on write.
+    pub bets: HashMap<BetId, Arc<Bet>>,
     /// Box-office reservations, kept apart from `holds` for the same reason.
     pub seat_holds: HashMap<ReservationId, SeatHold>,
     /// Parimutuel pool entries and whether their escrow has paid them out.

@@ -471,6 +471,7 @@ impl Desk {
             .expect("wallet opened")
             .bets
             .iter()
+            .map(|(id, bet)| (id, &**bet))
     }
 
     pub fn bet_of(&self, account: &str, bet_id: BetId) -> &Bet {
