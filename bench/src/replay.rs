@@ -408,7 +408,9 @@ impl Generator {
                 outcome: serde_json::json!({ "status": if events.is_empty() { 422 } else { 200 } }),
                 events: events
                     .iter()
-                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                    .map(|e| {
+                        NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload())
+                    })
                     .collect(),
             });
         }

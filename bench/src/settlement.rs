@@ -255,7 +255,7 @@ async fn start_settlement(store: &PgEventStore) -> anyhow::Result<()> {
             outcome: serde_json::json!({}),
             events: events
                 .iter()
-                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload()))
                 .collect(),
         }],
     };

@@ -317,7 +317,9 @@ impl BoxOfficeProcess {
             commands: vec![command(
                 show_events
                     .iter()
-                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                    .map(|e| {
+                        NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload())
+                    })
                     .collect(),
             )],
         }];
@@ -366,7 +368,7 @@ fn push_wallet_events(work: &mut WalletWork, events: &[WalletEvent]) {
             work.events.push(NewEvent::new(
                 event.event_type(),
                 event.schema_version(),
-                event.payload(),
+                event.canonical_payload(),
             ));
         }
     }

@@ -265,7 +265,7 @@ impl PoolPayer {
                 work.events.push(NewEvent::new(
                     event.event_type(),
                     event.schema_version(),
-                    event.payload(),
+                    event.canonical_payload(),
                 ));
             }
             work.after.head.version += events.len() as i64;
@@ -317,7 +317,7 @@ impl PoolPayer {
         };
         let pool_events = events
             .iter()
-            .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+            .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload()))
             .collect();
         let mut group = vec![StreamAppend {
             stream_id: stream.clone(),

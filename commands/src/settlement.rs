@@ -329,7 +329,7 @@ impl Settler {
                         events.push(NewEvent::new(
                             event.event_type(),
                             event.schema_version(),
-                            event.payload(),
+                            event.canonical_payload(),
                         ));
                     }
                 }
@@ -406,7 +406,9 @@ impl Settler {
             commands: vec![command_append(
                 market_events
                     .iter()
-                    .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                    .map(|e| {
+                        NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload())
+                    })
                     .collect(),
             )],
         }];

@@ -95,7 +95,7 @@ impl Wallets {
             outcome: serde_json::Value::Null,
             events: events
                 .iter()
-                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload()))
                 .collect(),
         });
         if !self.queued.iter().any(|a| a == account) {

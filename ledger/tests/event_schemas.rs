@@ -14,6 +14,7 @@ use ledger::sportsbook::market::{
 };
 use ledger::sportsbook::odds::Pricing;
 use ledger::sportsbook::settle::LegResult;
+use ledger::store::CanonicalJson;
 use ledger::testkit::{parse_rows, WALLET_V1_FIXTURE};
 use ledger::wallet::schemas::{self, EventSchema};
 use ledger::wallet::upcast;
@@ -203,12 +204,24 @@ fn what_the_current_code_writes_obeys_the_current_schemas() {
     events.extend(bets);
     let mut written: Vec<(&str, serde_json::Value)> = events
         .iter()
-        .map(|e| (e.event_type(), e.payload()))
+        .map(|e| (e.event_type(), agreed(e.canonical_payload(), e.payload())))
         .collect();
-    written.extend(markets.iter().map(|e| (e.event_type(), e.payload())));
+    written.extend(
+        markets
+            .iter()
+            .map(|e| (e.event_type(), agreed(e.canonical_payload(), e.payload()))),
+    );
     let (seat_events, shows) = box_office_events();
-    written.extend(seat_events.iter().map(|e| (e.event_type(), e.payload())));
-    written.extend(shows.iter().map(|e| (e.event_type(), e.payload())));
+    written.extend(
+        seat_events
+            .iter()
+            .map(|e| (e.event_type(), agreed(e.canonical_payload(), e.payload()))),
+    );
+    written.extend(
+        shows
+            .iter()
+            .map(|e| (e.event_type(), agreed(e.canonical_payload(), e.payload()))),
+    );
     written.extend(pool_events().iter().map(|(t, p)| (*t, p.clone())));
     let mut seen: Vec<&str> = written.iter().map(|(t, _)| *t).collect();
     seen.sort_unstable();
@@ -226,6 +239,18 @@ fn what_the_current_code_writes_obeys_the_current_schemas() {
         both.is_empty(),
         "wallet and market share type strings {both:?}"
     );
+}
+
+/// The payload as a tree, once its canonical text written directly (what
+/// the store hashes and keeps) has been checked against the text made from
+/// the tree: every stored hash so far was made from the tree's text.
+fn agreed(direct: CanonicalJson, tree: serde_json::Value) -> serde_json::Value {
+    assert_eq!(
+        direct,
+        CanonicalJson::from(&tree),
+        "the direct text differs"
+    );
+    tree
 }
 
 /// One box-office event of every type (wallet and show): a show scheduled
@@ -386,7 +411,7 @@ fn pool_events() -> Vec<(&'static str, serde_json::Value)> {
         type Written = Vec<(&'static str, serde_json::Value)>;
         fn run_on(written: &mut Written, pool: &mut PoolState, command: PoolCommand) {
             for e in decide_pool(pool, &command).expect("accepted") {
-                written.push((e.event_type(), e.payload()));
+                written.push((e.event_type(), agreed(e.canonical_payload(), e.payload())));
                 *pool = std::mem::take(pool).evolve(&e);
             }
         }
@@ -413,11 +438,11 @@ fn pool_events() -> Vec<(&'static str, serde_json::Value)> {
         };
         let decided = decide_entry(&wallet, &pool, &entry).expect("entered");
         for e in &decided.wallet {
-            written.push((e.event_type(), e.payload()));
+            written.push((e.event_type(), agreed(e.canonical_payload(), e.payload())));
             wallet = std::mem::take(&mut wallet).evolve(e);
         }
         for e in &decided.pool {
-            written.push((e.event_type(), e.payload()));
+            written.push((e.event_type(), agreed(e.canonical_payload(), e.payload())));
             pool = std::mem::take(&mut pool).evolve(e);
         }
         if cancel {
@@ -438,7 +463,7 @@ fn pool_events() -> Vec<(&'static str, serde_json::Value)> {
             refund: cancel,
         };
         for e in decide_payment(&wallet, &pay).expect("paid") {
-            written.push((e.event_type(), e.payload()));
+            written.push((e.event_type(), agreed(e.canonical_payload(), e.payload())));
             wallet = std::mem::take(&mut wallet).evolve(&e);
         }
         run_on(

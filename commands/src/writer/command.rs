@@ -6,7 +6,7 @@
 use ledger::pool::{decide_entry, decide_pool, EnterPool, Pool, PoolCommand, PoolEvent};
 use ledger::sportsbook::bet::{decide_bet, decide_cash_out_markets, PlaceBet};
 use ledger::sportsbook::market::{decide_market, Market, MarketCommand, MarketEvent, MarketState};
-use ledger::store::NewEvent;
+use ledger::store::{CanonicalJson, NewEvent};
 use ledger::wallet::{
     decide as decide_wallet, AcceptCashOut, Bet, Wallet, WalletCommand, WalletEvent, WalletState,
 };
@@ -161,7 +161,7 @@ impl Command {
 
 pub(super) fn new_events<'a, E: 'a>(
     events: impl IntoIterator<Item = &'a E>,
-    describe: impl Fn(&E) -> (&'static str, i32, serde_json::Value),
+    describe: impl Fn(&E) -> (&'static str, i32, CanonicalJson),
 ) -> Vec<NewEvent> {
     events
         .into_iter()
@@ -174,13 +174,13 @@ pub(super) fn new_events<'a, E: 'a>(
 
 pub(super) fn wallet_new_events(events: &[WalletEvent]) -> Vec<NewEvent> {
     new_events(events, |e| {
-        (e.event_type(), e.schema_version(), e.payload())
+        (e.event_type(), e.schema_version(), e.canonical_payload())
     })
 }
 
 fn market_new_events(events: &[MarketEvent]) -> Vec<NewEvent> {
     new_events(events, |e| {
-        (e.event_type(), e.schema_version(), e.payload())
+        (e.event_type(), e.schema_version(), e.canonical_payload())
     })
 }
 
@@ -378,7 +378,7 @@ fn decide_on_wallet(command: &WalletCommand, render: Render, states: &mut [Cache
             };
             let new_events = events
                 .iter()
-                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.payload()))
+                .map(|e| NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload()))
                 .collect();
             Decided {
                 events: vec![new_events],
@@ -391,7 +391,7 @@ fn decide_on_wallet(command: &WalletCommand, render: Render, states: &mut [Cache
 
 fn pool_new_events(events: &[PoolEvent]) -> Vec<NewEvent> {
     new_events(events, |e| {
-        (e.event_type(), e.schema_version(), e.payload())
+        (e.event_type(), e.schema_version(), e.canonical_payload())
     })
 }
 

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::pricing::{PriceStep, RefundRule};
+use crate::store::Render;
 use crate::{AccountId, Currency, Error, ReservationId, ShowId, TicketId};
 
 /// A tier as scheduled: its seats, base price and pricing rule.
@@ -200,21 +201,21 @@ impl ShowEvent {
         Self::TYPES.contains(&event_type).then_some(CURRENT_VERSION)
     }
 
-    pub fn payload(&self) -> serde_json::Value {
-        let value = match self {
-            Self::Scheduled(e) => serde_json::to_value(e),
-            Self::PricingChanged(e) => serde_json::to_value(e),
-            Self::RefundRuleChanged(e) => serde_json::to_value(e),
-            Self::SeatsReserved(e) => serde_json::to_value(e),
-            Self::ReservationConfirmed(e) => serde_json::to_value(e),
-            Self::ReservationExpired(e) => serde_json::to_value(e),
-            Self::TicketCancelled(e) => serde_json::to_value(e),
-            Self::Cancelled(e) => serde_json::to_value(e),
-            Self::CancellationProgressed(e) => serde_json::to_value(e),
-            Self::CancellationFinished(e) => serde_json::to_value(e),
-        };
-        // Strings, integers, times and lists of them always serialize.
-        value.unwrap_or(serde_json::Value::Null)
+    crate::store::payload_renderings!();
+
+    fn render<R: Render>(&self) -> R::Out {
+        match self {
+            Self::Scheduled(e) => R::render(e),
+            Self::PricingChanged(e) => R::render(e),
+            Self::RefundRuleChanged(e) => R::render(e),
+            Self::SeatsReserved(e) => R::render(e),
+            Self::ReservationConfirmed(e) => R::render(e),
+            Self::ReservationExpired(e) => R::render(e),
+            Self::TicketCancelled(e) => R::render(e),
+            Self::Cancelled(e) => R::render(e),
+            Self::CancellationProgressed(e) => R::render(e),
+            Self::CancellationFinished(e) => R::render(e),
+        }
     }
 
     /// Reads a stored event back. Every show type is at version 1, so there

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::store::Render;
 use crate::{AccountId, Amount, Currency, Error, PoolEntryId, PoolId, Transfer};
 
 /// A pool created by the operator.
@@ -150,18 +151,18 @@ impl PoolEvent {
         Self::TYPES.contains(&event_type).then_some(CURRENT_VERSION)
     }
 
-    pub fn payload(&self) -> serde_json::Value {
-        let value = match self {
-            Self::PoolCreated(e) => serde_json::to_value(e),
-            Self::EntryAccepted(e) => serde_json::to_value(e),
-            Self::PoolClosed(e) | Self::PoolCancelled(e) => serde_json::to_value(e),
-            Self::SettlementStarted(e) => serde_json::to_value(e),
-            Self::PayoutsProgressed(e) => serde_json::to_value(e),
-            Self::RakeTaken(e) => serde_json::to_value(e),
-            Self::PayoutsFinished(e) => serde_json::to_value(e),
-        };
-        // Strings, integers and lists only: these always serialize.
-        value.unwrap_or(serde_json::Value::Null)
+    crate::store::payload_renderings!();
+
+    fn render<R: Render>(&self) -> R::Out {
+        match self {
+            Self::PoolCreated(e) => R::render(e),
+            Self::EntryAccepted(e) => R::render(e),
+            Self::PoolClosed(e) | Self::PoolCancelled(e) => R::render(e),
+            Self::SettlementStarted(e) => R::render(e),
+            Self::PayoutsProgressed(e) => R::render(e),
+            Self::RakeTaken(e) => R::render(e),
+            Self::PayoutsFinished(e) => R::render(e),
+        }
     }
 
     /// Reads a stored event back. Every pool type is at version 1, so there

@@ -28,7 +28,32 @@ pub struct EventContent<'a> {
 pub fn event_hash(prev: Option<&[u8]>, content: &EventContent<'_>) -> Hash {
     let payload = canonical_json(content.payload);
     let metadata = canonical_json(content.metadata);
-    event_hash_canonical(prev, content, &payload, &metadata)
+    event_hash_canonical(prev, &Envelope::of(content), &payload, &metadata)
+}
+
+/// What the hash covers besides the payload and the metadata.
+pub struct Envelope<'a> {
+    pub stream_id: &'a str,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub command_id: &'a str,
+    pub event_type: &'a str,
+    pub schema_version: i32,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl<'a> Envelope<'a> {
+    pub fn of(content: &EventContent<'a>) -> Self {
+        Self {
+            stream_id: content.stream_id,
+            stream_version: content.stream_version,
+            event_id: content.event_id,
+            command_id: content.command_id,
+            event_type: content.event_type,
+            schema_version: content.schema_version,
+            recorded_at: content.recorded_at,
+        }
+    }
 }
 
 /// [`event_hash`] for a caller that already holds the canonical bytes of the
@@ -36,19 +61,19 @@ pub fn event_hash(prev: Option<&[u8]>, content: &EventContent<'_>) -> Hash {
 /// them once).
 pub fn event_hash_canonical(
     prev: Option<&[u8]>,
-    content: &EventContent<'_>,
+    envelope: &Envelope<'_>,
     payload: &[u8],
     metadata: &[u8],
 ) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update(prev.unwrap_or_default());
-    hasher.update(envelope_bytes(content, payload, metadata));
+    hasher.update(envelope_bytes(envelope, payload, metadata));
     hasher.finalize().into()
 }
 
 /// The canonical bytes of the envelope the hash covers: its keys in sorted
 /// order, written directly so the payload is not copied into another tree.
-fn envelope_bytes(content: &EventContent<'_>, payload: &[u8], metadata: &[u8]) -> Vec<u8> {
+fn envelope_bytes(content: &Envelope<'_>, payload: &[u8], metadata: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(192 + payload.len() + metadata.len());
     out.extend_from_slice(b"{\"command_id\":");
     write_str(content.command_id, &mut out);
@@ -173,7 +198,7 @@ mod tests {
             "recorded_at_us": content.recorded_at.timestamp_micros(),
         });
         let direct = envelope_bytes(
-            &content,
+            &Envelope::of(&content),
             &canonical_json(&payload),
             &canonical_json(&metadata),
         );

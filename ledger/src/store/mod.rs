@@ -3,6 +3,7 @@
 //! [`EventStore`] is what a backend must offer; [`PgEventStore`] is the
 //! Postgres backend (see `docs/adr/0001-event-store-on-postgres.md`).
 
+mod canonical;
 mod hash;
 mod postgres;
 
@@ -12,7 +13,9 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use hash::{canonical_json, event_hash, event_hash_canonical, EventContent, Hash};
+pub(crate) use canonical::payload_renderings;
+pub use canonical::{Canonical, CanonicalJson, Render, Tree};
+pub use hash::{canonical_json, event_hash, event_hash_canonical, Envelope, EventContent, Hash};
 pub use postgres::{recorded_event, PgEventStore, PreparedGroups, Subscription, MIGRATOR};
 
 use crate::{Error, StreamId};
@@ -45,21 +48,24 @@ pub struct NewEvent {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: i32,
-    pub payload: serde_json::Value,
+    /// The bytes the hash covers and the store keeps.
+    pub payload: CanonicalJson,
     pub metadata: serde_json::Value,
 }
 
 impl NewEvent {
+    /// `payload` is a JSON tree or, cheaper, text already canonical (the
+    /// domain events' `canonical_payload`).
     pub fn new(
         event_type: impl Into<String>,
         schema_version: i32,
-        payload: serde_json::Value,
+        payload: impl Into<CanonicalJson>,
     ) -> Self {
         Self {
             event_id: Uuid::now_v7(),
             event_type: event_type.into(),
             schema_version,
-            payload,
+            payload: payload.into(),
             metadata: serde_json::Value::Object(Default::default()),
         }
     }

@@ -10,7 +10,7 @@ use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::{
-    canonical_json, event_hash_canonical, AppendOutcome, EventContent, EventStore, Hash, LogEvent,
+    canonical_json, event_hash_canonical, AppendOutcome, Envelope, EventStore, Hash, LogEvent,
     RecordedEvent, StoredCommand, StreamAppend, StreamEvent, StreamHead, BATCH_EVENTS_MAX,
     BATCH_STREAMS_MAX, READ_EVENTS_MAX,
 };
@@ -263,19 +263,17 @@ fn prepare(append: StreamAppend, group: usize, recorded_at: DateTime<Utc>) -> Pr
     for (c, command) in append.commands.iter().enumerate() {
         for (e, event) in command.events.iter().enumerate() {
             let version = head.version + 1;
-            let payload = canonical_text(&event.payload);
+            let payload = event.payload.as_str().to_owned();
             let metadata = canonical_text(&event.metadata);
             let hash = event_hash_canonical(
                 head.hash.as_ref().map(|h| h.as_slice()),
-                &EventContent {
+                &Envelope {
                     stream_id: append.stream_id.as_str(),
                     stream_version: version,
                     event_id: event.event_id,
                     command_id: &command.command_id,
                     event_type: &event.event_type,
                     schema_version: event.schema_version,
-                    payload: &event.payload,
-                    metadata: &event.metadata,
                     recorded_at,
                 },
                 payload.as_bytes(),

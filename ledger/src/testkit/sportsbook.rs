@@ -30,11 +30,11 @@ impl<S: Default> Built<S> {
 }
 
 fn wallet_new(e: &WalletEvent) -> NewEvent {
-    NewEvent::new(e.event_type(), e.schema_version(), e.payload())
+    NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload())
 }
 
 fn market_new(e: &MarketEvent) -> NewEvent {
-    NewEvent::new(e.event_type(), e.schema_version(), e.payload())
+    NewEvent::new(e.event_type(), e.schema_version(), e.canonical_payload())
 }
 
 /// Appends what each built stream has queued as one group; moves heads on.

@@ -14,6 +14,7 @@ use crate::pool::PoolRakeTaken;
 use crate::sportsbook::market::event_require as require;
 use crate::sportsbook::odds::Odds;
 use crate::sportsbook::settle::LegResult;
+use crate::store::Render;
 use crate::{
     AccountId, Amount, BetId, CreditLimit, Currency, Error, HoldId, MarketId, OfferId, PaymentRef,
     Phase, PoolEntryId, PoolId, SettlementId, Transfer,
@@ -366,31 +367,29 @@ impl WalletEvent {
         }
     }
 
-    pub fn payload(&self) -> serde_json::Value {
-        let value = match self {
-            Self::AccountOpened(e) => serde_json::to_value(e),
-            Self::FundsDeposited(e) | Self::FundsWithdrawn(e) => serde_json::to_value(e),
-            Self::HoldPlaced(e) | Self::HoldPosted(e) | Self::HoldVoided(e) => {
-                serde_json::to_value(e)
-            }
-            Self::BetPlaced(e) => serde_json::to_value(e),
-            Self::BetLegSettled(e) => serde_json::to_value(e),
-            Self::BetSettled(e) => serde_json::to_value(e),
-            Self::BetVoided(e) => serde_json::to_value(e),
-            Self::BetPaid(e) => serde_json::to_value(e),
-            Self::BetPayoutReversed(e) => serde_json::to_value(e),
-            Self::CashOutOffered(e) => serde_json::to_value(e),
-            Self::BetCashedOut(e) => serde_json::to_value(e),
-            Self::SeatsHeld(e) => serde_json::to_value(e),
-            Self::SeatsPurchased(e) => serde_json::to_value(e),
-            Self::SeatsReleased(e) => serde_json::to_value(e),
-            Self::TicketRefunded(e) => serde_json::to_value(e),
-            Self::PoolEntered(e) => serde_json::to_value(e),
-            Self::PoolPaid(e) | Self::PoolRefunded(e) => serde_json::to_value(e),
-            Self::PoolRakeTaken(e) => serde_json::to_value(e),
-        };
-        // These types hold only strings and integers, which always serialize.
-        value.unwrap_or(serde_json::Value::Null)
+    crate::store::payload_renderings!();
+
+    fn render<R: Render>(&self) -> R::Out {
+        match self {
+            Self::AccountOpened(e) => R::render(e),
+            Self::FundsDeposited(e) | Self::FundsWithdrawn(e) => R::render(e),
+            Self::HoldPlaced(e) | Self::HoldPosted(e) | Self::HoldVoided(e) => R::render(e),
+            Self::BetPlaced(e) => R::render(e),
+            Self::BetLegSettled(e) => R::render(e),
+            Self::BetSettled(e) => R::render(e),
+            Self::BetVoided(e) => R::render(e),
+            Self::BetPaid(e) => R::render(e),
+            Self::BetPayoutReversed(e) => R::render(e),
+            Self::CashOutOffered(e) => R::render(e),
+            Self::BetCashedOut(e) => R::render(e),
+            Self::SeatsHeld(e) => R::render(e),
+            Self::SeatsPurchased(e) => R::render(e),
+            Self::SeatsReleased(e) => R::render(e),
+            Self::TicketRefunded(e) => R::render(e),
+            Self::PoolEntered(e) => R::render(e),
+            Self::PoolPaid(e) | Self::PoolRefunded(e) => R::render(e),
+            Self::PoolRakeTaken(e) => R::render(e),
+        }
     }
 
     /// Reads a stored event back, upcasting an older schema version to the

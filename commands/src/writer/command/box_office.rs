@@ -45,7 +45,7 @@ pub(crate) enum SeatsRequest {
 
 fn show_new_events(events: &[ShowEvent]) -> Vec<NewEvent> {
     new_events(events, |e| {
-        (e.event_type(), e.schema_version(), e.payload())
+        (e.event_type(), e.schema_version(), e.canonical_payload())
     })
 }
 

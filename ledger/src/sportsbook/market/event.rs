@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MarketResult;
 use crate::sportsbook::odds::Odds;
+use crate::store::Render;
 use crate::{AccountId, Amount, BetId, Currency, Error, MarketId, SettlementId};
 
 /// A market opened by the operator, with its pricing, limits and the
@@ -206,22 +207,21 @@ impl MarketEvent {
         Self::TYPES.contains(&event_type).then_some(CURRENT_VERSION)
     }
 
-    pub fn payload(&self) -> serde_json::Value {
-        let value = match self {
-            Self::MarketOpened(e) => serde_json::to_value(e),
+    crate::store::payload_renderings!();
+
+    fn render<R: Render>(&self) -> R::Out {
+        match self {
+            Self::MarketOpened(e) => R::render(e),
             Self::MarketSuspended(e) | Self::MarketResumed(e) | Self::MarketClosed(e) => {
-                serde_json::to_value(e)
+                R::render(e)
             }
-            Self::BetAccepted(e) => serde_json::to_value(e),
-            Self::OddsChanged(e) => serde_json::to_value(e),
-            Self::SettlementStarted(e) => serde_json::to_value(e),
-            Self::SettlementProgressed(e) => serde_json::to_value(e),
-            Self::MarketSettled(e) => serde_json::to_value(e),
-            Self::BetCashedOut(e) => serde_json::to_value(e),
-        };
-        // These types hold only strings, integers and lists, which always
-        // serialize.
-        value.unwrap_or(serde_json::Value::Null)
+            Self::BetAccepted(e) => R::render(e),
+            Self::OddsChanged(e) => R::render(e),
+            Self::SettlementStarted(e) => R::render(e),
+            Self::SettlementProgressed(e) => R::render(e),
+            Self::MarketSettled(e) => R::render(e),
+            Self::BetCashedOut(e) => R::render(e),
+        }
     }
 
     /// Reads a stored event back. Every market type is at version 1, so
