@@ -691,3 +691,59 @@ async fn the_hot_text_keys_compare_bytes(pool: PgPool) {
         ]
     );
 }
+
+/// An append whose version another append has written but not committed
+/// yet (the append lock is released before the commit, ADR 0002) waits for
+/// that commit and then conflicts, as a conflict: not a database error, and
+/// with the append lock released, so the next append goes through.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn an_append_behind_an_uncommitted_one_conflicts_cleanly(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    let mut tx = pool.begin().await.expect("begin");
+    for sql in [
+        "SELECT events_append_begin()",
+        "INSERT INTO events (stream_id, stream_version, event_id, command_id, event_type, schema_version, payload, recorded_at, hash)
+         VALUES ('race-uncommitted', 1, gen_random_uuid(), 'first', 'test_happened', 1, '{}', now(), decode(repeat('00', 32), 'hex'))",
+        "SELECT events_append_end()",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.expect("first append");
+    }
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append(
+                    StreamId::new("race-uncommitted"),
+                    StreamHead::EMPTY,
+                    vec![event(1)],
+                    "second".into(),
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second append waits for the first"
+    );
+    tx.commit().await.expect("commit");
+    let outcome = waiting
+        .await
+        .expect("join")
+        .expect("a conflict, not an error");
+    assert_eq!(outcome, AppendOutcome::Conflict);
+
+    let next = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.append(
+            StreamId::new("after-the-race"),
+            StreamHead::EMPTY,
+            vec![event(2)],
+            "third".into(),
+        ),
+    )
+    .await
+    .expect("the append lock was released")
+    .expect("append");
+    assert!(matches!(next, AppendOutcome::Committed { .. }));
+}
