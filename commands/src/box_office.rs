@@ -24,7 +24,7 @@ use ledger::{error_chain, AccountId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{read_cold, Aggregate, Cached, StateCache};
+use crate::cache::{read_cold_many, Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Largest page of live shows one search may return.
@@ -272,10 +272,7 @@ impl BoxOfficeProcess {
                 },
             );
         }
-        if missing.is_empty() {
-            return Ok(wallets);
-        }
-        let read = read_cold(self.store.clone(), missing)
+        let read = read_cold_many(&self.store, &missing)
             .await
             .map_err(ApiError::from_store)?;
         for (stream, cached) in read {

@@ -128,8 +128,10 @@ impl Cached {
     }
 }
 
-/// Streams one warming query reads.
-const WARM_STREAMS_AT_ONCE: usize = 500;
+/// Cold streams one query of [`read_cold_many`] reads.
+const COLD_STREAMS_AT_ONCE: usize = 500;
+/// Such queries in flight at once.
+const COLD_READS_IN_FLIGHT: usize = 2;
 
 pub struct StateCache {
     entries: Mutex<HashMap<StreamId, Cached>>,
@@ -181,12 +183,10 @@ impl StateCache {
         store: &PgEventStore,
         streams: Vec<StreamId>,
     ) -> Result<usize, ledger::Error> {
-        let mut warmed = 0;
-        for part in streams.chunks(WARM_STREAMS_AT_ONCE) {
-            for (stream, cached) in read_cold(store.clone(), part.to_vec()).await? {
-                self.put(stream, cached);
-                warmed += 1;
-            }
+        let read = read_cold_many(store, &streams).await?;
+        let warmed = read.len();
+        for (stream, cached) in read {
+            self.put(stream, cached);
         }
         Ok(warmed)
     }
@@ -260,7 +260,7 @@ pub async fn catch_up(
 /// The states of `streams`, none of them cached, read from the store in one
 /// query; a stream the query may have cut short is read on from where it
 /// stopped. Owned arguments, so a caller can run it as a task of its own.
-pub async fn read_cold(
+async fn read_cold(
     store: PgEventStore,
     streams: Vec<StreamId>,
 ) -> Result<Vec<(StreamId, Cached)>, ledger::Error> {
@@ -287,4 +287,34 @@ pub async fn read_cold(
         read.push((stream, cached));
     }
     Ok(read)
+}
+
+/// [`read_cold`] over any number of streams: a few hundred to a query, two
+/// queries in flight, so Postgres answers one while the other is folded.
+pub async fn read_cold_many(
+    store: &PgEventStore,
+    streams: &[StreamId],
+) -> Result<Vec<(StreamId, Cached)>, ledger::Error> {
+    let mut read = Vec::with_capacity(streams.len());
+    let mut parts = streams.chunks(COLD_STREAMS_AT_ONCE);
+    let mut in_flight = std::collections::VecDeque::new();
+    loop {
+        while in_flight.len() < COLD_READS_IN_FLIGHT {
+            let Some(part) = parts.next() else {
+                break;
+            };
+            in_flight.push_back(tokio::spawn(read_cold(store.clone(), part.to_vec())));
+        }
+        let Some(next) = in_flight.pop_front() else {
+            return Ok(read);
+        };
+        // The task only fails to join if it panicked or the runtime is
+        // shutting down: the read failed either way.
+        let part = next.await.map_err(|e| {
+            ledger::Error::Database(sqlx::Error::Io(std::io::Error::other(format!(
+                "a cold read stopped: {e}"
+            ))))
+        })??;
+        read.extend(part);
+    }
 }

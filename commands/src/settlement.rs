@@ -21,7 +21,7 @@ use ledger::{error_chain, AccountId, BetId, MarketId, SettlementId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{read_cold, Aggregate, Cached, StateCache};
+use crate::cache::{read_cold_many, Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Most markets one search for running settlements returns.
@@ -30,10 +30,6 @@ const RUNNING_MARKETS_MAX: i64 = 1_000;
 /// stay well inside one append's limits (`BATCH_STREAMS_MAX`,
 /// `BATCH_EVENTS_MAX`).
 pub const CHUNK_BETS_MAX: usize = 5_000;
-/// Wallets not cached that one query reads.
-const WALLETS_READ_AT_ONCE: usize = 500;
-/// Such queries in flight at once.
-const WALLET_READS_IN_FLIGHT: usize = 2;
 
 /// The settlement process's settings.
 #[derive(Debug, Clone)]
@@ -512,32 +508,13 @@ impl Settler {
             );
             missing.push(stream);
         }
-        // Two reads in flight: Postgres answers one while the other is
-        // folded.
-        let mut chunks = missing.chunks(WALLETS_READ_AT_ONCE);
-        let mut reads = std::collections::VecDeque::new();
-        loop {
-            while reads.len() < WALLET_READS_IN_FLIGHT {
-                let Some(streams) = chunks.next() else {
-                    break;
-                };
-                reads.push_back(tokio::spawn(read_cold(
-                    self.store.clone(),
-                    streams.to_vec(),
-                )));
-            }
-            let Some(read) = reads.pop_front() else {
-                break;
-            };
-            let read = read
-                .await
-                .map_err(|_| ApiError::Unavailable)?
-                .map_err(ApiError::from_store)?;
-            for (stream, cached) in read {
-                if let Some(work) = wallets.get_mut(&stream) {
-                    work.before = cached.head;
-                    work.after = cached;
-                }
+        let read = read_cold_many(&self.store, &missing)
+            .await
+            .map_err(ApiError::from_store)?;
+        for (stream, cached) in read {
+            if let Some(work) = wallets.get_mut(&stream) {
+                work.before = cached.head;
+                work.after = cached;
             }
         }
         Ok(wallets)

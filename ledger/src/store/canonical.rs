@@ -35,12 +35,6 @@ impl CanonicalJson {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The text as a JSON tree (tests and slow paths).
-    pub fn to_value(&self) -> serde_json::Value {
-        // The text was written from a JSON value, so it parses.
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
-    }
 }
 
 impl From<&serde_json::Value> for CanonicalJson {
@@ -62,13 +56,13 @@ impl From<serde_json::Value> for CanonicalJson {
 
 /// What a domain event's payload is rendered as, so each event type writes
 /// its one match over its variants once for both renderings.
-pub trait Render {
+pub(crate) trait Render {
     type Out;
     fn render<T: Serialize + ?Sized>(value: &T) -> Self::Out;
 }
 
 /// A JSON tree.
-pub struct Tree;
+pub(crate) struct Tree;
 
 impl Render for Tree {
     type Out = Result<serde_json::Value, serde_json::Error>;
@@ -78,7 +72,7 @@ impl Render for Tree {
 }
 
 /// Canonical text, written directly.
-pub struct Canonical;
+pub(crate) struct Canonical;
 
 impl Render for Canonical {
     type Out = Result<CanonicalJson, serde_json::Error>;

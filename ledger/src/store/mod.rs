@@ -13,8 +13,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub(crate) use canonical::payload_renderings;
-pub use canonical::{Canonical, CanonicalJson, Render, Tree};
+pub use canonical::CanonicalJson;
+pub(crate) use canonical::{payload_renderings, Canonical, Render, Tree};
 pub use hash::{canonical_json, event_hash, event_hash_canonical, Envelope, EventContent, Hash};
 pub use postgres::{recorded_event, PgEventStore, PreparedGroups, Subscription, MIGRATOR};
 
