@@ -374,7 +374,7 @@ fn render_moved(decision: &Decision<'_>) -> Saved {
     accepted(StatusCode::OK, decision, |events| {
         let transfer = events
             .iter()
-            .find_map(|e| e.transfer())
+            .find_map(|e| e.transfers().next())
             .map(|(t, _)| t.id.to_string());
         serde_json::json!({ "transfer_id": transfer })
     })

@@ -38,7 +38,7 @@ async fn book(pool: &PgPool) -> Book {
     let mut book = Book::default();
     for (event_type, version, payload) in &rows {
         if let Ok(e) = WalletEvent::from_stored(event_type, *version, payload) {
-            if let Some((transfer, phase)) = e.transfer() {
+            for (transfer, phase) in e.transfers() {
                 book.apply(transfer, phase);
             }
         }

@@ -42,7 +42,7 @@ async fn book(store: &PgEventStore) -> Book {
         after = last.0;
         for (_, event_type, version, payload) in &rows {
             if let Ok(e) = WalletEvent::from_stored(event_type, *version, payload) {
-                if let Some((transfer, phase)) = e.transfer() {
+                for (transfer, phase) in e.transfers() {
                     book.apply(transfer, phase);
                 }
             }

@@ -84,7 +84,7 @@ impl Wallets {
             .unwrap_or_else(|r| panic!("{account}: {command:?} rejected: {r:?}"));
         for event in &events {
             stream.state = std::mem::take(&mut stream.state).evolve(event);
-            if let Some((transfer, phase)) = event.transfer() {
+            for (transfer, phase) in event.transfers() {
                 self.book.apply(transfer, phase);
             }
         }
@@ -175,7 +175,7 @@ impl Wallets {
         for r in &recorded {
             let event = WalletEvent::from_stored(&r.event_type, r.schema_version, &r.payload)
                 .unwrap_or_else(|e| panic!("{account} v{}: {e}", r.stream_version));
-            if let Some((transfer, phase)) = event.transfer() {
+            for (transfer, phase) in event.transfers() {
                 self.book.apply(transfer, phase);
             }
             stream.state = std::mem::take(&mut stream.state).evolve(&event);

@@ -134,7 +134,7 @@ impl World {
 
     fn fold(&mut self, w: WalletState, events: &[WalletEvent]) -> WalletState {
         for e in events {
-            if let Some((t, phase)) = e.transfer() {
+            for (t, phase) in e.transfers() {
                 self.book.apply(t, phase);
             }
         }

@@ -191,7 +191,7 @@ fn a_single_holds_its_stake_and_moves_the_odds() {
     assert_eq!(placed.transfer.credit, AccountId::house());
     assert_eq!((placed.odds, placed.payout_if_wins), (Odds(20_000), 200));
     assert_eq!(
-        decision.wallet[0].transfer().map(|(_, p)| p),
+        decision.wallet[0].transfers().next().map(|(_, p)| p),
         Some(Phase::PendingPlaced)
     );
     let market_types: Vec<&str> = decision.markets[0]
@@ -475,10 +475,10 @@ fn a_won_single_posts_the_hold_and_pays_stake_times_odds() {
     let events = run(&mut w, &command);
     assert_eq!(types(&events), ["bet_settled", "bet_paid"]);
     assert_eq!(
-        events[0].transfer().map(|(_, p)| p),
+        events[0].transfers().next().map(|(_, p)| p),
         Some(Phase::PendingPosted)
     );
-    let (paid, phase) = events[1].transfer().expect("a payout");
+    let (paid, phase) = events[1].transfers().next().expect("a payout");
     assert_eq!(
         (paid.code, paid.amount.get(), phase, &paid.debit),
         (
@@ -552,7 +552,7 @@ fn a_void_single_voids_the_hold() {
     );
     assert_eq!(types(&events), ["bet_voided"]);
     assert_eq!(
-        events[0].transfer().map(|(_, p)| p),
+        events[0].transfers().next().map(|(_, p)| p),
         Some(Phase::PendingVoided)
     );
     assert_eq!((posted(&w), available(&w)), (1_000, 1_000));
@@ -776,7 +776,7 @@ fn a_cash_out_is_offered_accepted_and_releases_the_liability() {
     );
     let events = run(&mut w, &accept(offer_id, now() + Duration::seconds(10)));
     assert_eq!(types(&events), ["bet_cashed_out", "bet_paid"]);
-    let (paid, _) = events[1].transfer().expect("paid");
+    let (paid, _) = events[1].transfers().next().expect("paid");
     assert_eq!(
         (paid.code, paid.amount.get()),
         (TransferCode::CashOut, expected)

@@ -208,7 +208,7 @@ impl World {
 
     fn wallet_events(&mut self, w: usize, events: Vec<WalletEvent>) {
         for event in events {
-            if let Some((transfer, phase)) = event.transfer() {
+            for (transfer, phase) in event.transfers() {
                 self.book.apply(transfer, phase);
             }
             match &event {

@@ -148,7 +148,7 @@ impl World {
             return Ok(());
         };
         for event in &events {
-            if let Some((transfer, phase)) = event.transfer() {
+            for (transfer, phase) in event.transfers() {
                 self.book.apply(transfer, phase);
             }
             if let WalletEvent::HoldPosted(e) | WalletEvent::HoldVoided(e) = event {

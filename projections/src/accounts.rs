@@ -116,12 +116,14 @@ struct Sums {
     pending_credits: Vec<i64>,
 }
 
-/// One account's statement line for one transfer-touching event.
+/// One account's statement line for one transfer of an event.
 #[derive(Debug, Default, PartialEq)]
 struct Lines {
     account_id: Vec<String>,
     currency: Vec<String>,
     position: Vec<i64>,
+    /// Which of the event's transfers (0 for the first).
+    line: Vec<i16>,
     event_type: Vec<String>,
     transfer_id: Vec<Uuid>,
     hold_id: Vec<Option<Uuid>>,
@@ -167,13 +169,15 @@ impl Batch {
                     }
                 }
             }
-            if let Some((transfer, phase)) = event.transfer() {
+            for (n, (transfer, phase)) in event.transfers().enumerate() {
+                // An event has one or two transfers.
+                let n = i16::try_from(n).unwrap_or(i16::MAX);
                 for side in [Side::Debit, Side::Credit] {
                     match rows {
                         Rows::Balances => batch.sums.push(recorded, transfer, phase, side),
                         Rows::Statement => {
                             let context = PostingContext::new(recorded, &event, transfer, phase)?;
-                            batch.lines.push(&context, side);
+                            batch.lines.push(&context, n, side);
                         }
                     }
                 }
@@ -241,6 +245,7 @@ impl Batch {
             .bind(l.account_id)
             .bind(l.currency)
             .bind(l.position)
+            .bind(l.line)
             .bind(l.event_type)
             .bind(l.transfer_id)
             .bind(l.hold_id)
@@ -464,7 +469,7 @@ impl Sums {
 }
 
 impl Lines {
-    fn push(&mut self, c: &PostingContext<'_>, side: Side) {
+    fn push(&mut self, c: &PostingContext<'_>, line: i16, side: Side) {
         let t = c.transfer;
         let amount = t.amount.get();
         let (account, counterparty, signed) = match side {
@@ -475,6 +480,7 @@ impl Lines {
         self.account_id.push(account.as_str().to_owned());
         self.currency.push(t.currency.to_string());
         self.position.push(c.recorded.global_position);
+        self.line.push(line);
         self.event_type.push(c.recorded.event_type.clone());
         self.transfer_id.push(t.id.as_uuid());
         self.hold_id.push(c.hold_id);

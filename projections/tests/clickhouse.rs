@@ -172,40 +172,39 @@ async fn replay(pool: &PgPool) -> Replayed {
             ) else {
                 continue;
             };
-            let Some((transfer, phase)) = event.transfer() else {
-                continue;
-            };
-            replayed.book.apply(transfer, phase);
-            let amount = i128::from(transfer.amount.get());
-            let currency = transfer.currency.to_string();
-            match &event {
-                WalletEvent::FundsDeposited(_) => {
-                    *replayed.deposits.entry(currency).or_insert(0) += amount
+            for (transfer, phase) in event.transfers() {
+                replayed.book.apply(transfer, phase);
+                let amount = i128::from(transfer.amount.get());
+                let currency = transfer.currency.to_string();
+                let key = |account: &ledger::AccountId| format!("{account}/{}", transfer.currency);
+                // By the transfer's code, not the event's type: a winning
+                // bet's settlement also pays its payout.
+                match (&event, transfer.code) {
+                    (WalletEvent::FundsDeposited(_), _) => {
+                        *replayed.deposits.entry(currency).or_insert(0) += amount
+                    }
+                    (WalletEvent::FundsWithdrawn(_), _) => {
+                        *replayed.withdrawals.entry(currency).or_insert(0) += amount
+                    }
+                    (WalletEvent::BetPlaced(_), _) => replayed.handle += amount,
+                    (WalletEvent::BetVoided(_), _) => replayed.voided += amount,
+                    (
+                        WalletEvent::BetSettled(_) | WalletEvent::BetCashedOut(_),
+                        TransferCode::Stake,
+                    ) => *replayed.net_result.entry(key(&transfer.debit)).or_insert(0) -= amount,
+                    (_, TransferCode::Payout | TransferCode::CashOut) => {
+                        replayed.payouts += amount;
+                        *replayed
+                            .net_result
+                            .entry(key(&transfer.credit))
+                            .or_insert(0) += amount
+                    }
+                    (_, TransferCode::PayoutReversal) => {
+                        replayed.payouts -= amount;
+                        *replayed.net_result.entry(key(&transfer.debit)).or_insert(0) -= amount
+                    }
+                    _ => {}
                 }
-                WalletEvent::FundsWithdrawn(_) => {
-                    *replayed.withdrawals.entry(currency).or_insert(0) += amount
-                }
-                WalletEvent::BetPlaced(_) => replayed.handle += amount,
-                WalletEvent::BetVoided(_) => replayed.voided += amount,
-                WalletEvent::BetPaid(_) => replayed.payouts += amount,
-                WalletEvent::BetPayoutReversed(_) => replayed.payouts -= amount,
-                _ => {}
-            }
-            let key = |account: &ledger::AccountId| format!("{account}/{}", transfer.currency);
-            match (&event, transfer.code) {
-                (WalletEvent::BetSettled(_) | WalletEvent::BetCashedOut(_), _) => {
-                    *replayed.net_result.entry(key(&transfer.debit)).or_insert(0) -= amount
-                }
-                (WalletEvent::BetPaid(_), _) => {
-                    *replayed
-                        .net_result
-                        .entry(key(&transfer.credit))
-                        .or_insert(0) += amount
-                }
-                (WalletEvent::BetPayoutReversed(_), TransferCode::PayoutReversal) => {
-                    *replayed.net_result.entry(key(&transfer.debit)).or_insert(0) -= amount
-                }
-                _ => {}
             }
         }
     }

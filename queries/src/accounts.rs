@@ -148,7 +148,7 @@ impl Account {
         #[graphql(desc = "Items on this page: 20 when omitted, at most 100 (more is cut to 100).")]
         first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<OpaqueCursor<i64>, StatementEntry>> {
+    ) -> async_graphql::Result<Connection<OpaqueCursor<(i64, i16)>, StatementEntry>> {
         async {
             let models = read_models(ctx)?;
             let first = page_items(first)?;
@@ -227,7 +227,9 @@ impl Account {
 /// One account's side of one money movement.
 #[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
 pub struct StatementEntry {
-    /// The global position of the event; entries are unique per position.
+    /// The global position of the event. An event that moves two transfers
+    /// (a winning bet's stake and payout) has two entries at one position,
+    /// in the order of its transfers; `transferId` tells them apart.
     pub position: i64,
     /// The event that moved the money, e.g. `funds_deposited`, `hold_placed`.
     pub event_type: String,
@@ -442,26 +444,27 @@ async fn statement_page(
     pool: &PgPool,
     account: &Account,
     first: i64,
-    after: Option<OpaqueCursor<i64>>,
-) -> Result<Connection<OpaqueCursor<i64>, StatementEntry>, QueryError> {
+    after: Option<OpaqueCursor<(i64, i16)>>,
+) -> Result<Connection<OpaqueCursor<(i64, i16)>, StatementEntry>, QueryError> {
     let has_previous = after.is_some();
-    let before_position = after.map_or(i64::MAX, |c| c.0);
+    let (before_position, before_line) = after.map_or((i64::MAX, 0), |c| c.0);
     let rows = sqlx::query(include_str!("accounts/statement_page.sql"))
         .bind(&account.id)
         .bind(&account.currency)
         .bind(before_position)
+        .bind(before_line)
         .bind(first + 1)
         .fetch_all(pool)
         .await?;
     let entries = rows
         .iter()
-        .map(statement_entry)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|row| Ok((row.try_get::<i16, _>("line")?, statement_entry(row)?)))
+        .collect::<Result<Vec<_>, QueryError>>()?;
     let (page, has_next) = split_page(entries, first);
     let mut connection = Connection::new(has_previous, has_next);
     connection.edges = page
         .into_iter()
-        .map(|e| Edge::new(OpaqueCursor(e.position), e))
+        .map(|(line, e)| Edge::new(OpaqueCursor((e.position, line)), e))
         .collect();
     Ok(connection)
 }

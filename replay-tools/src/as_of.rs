@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ledger::book::{Side, Totals};
 use ledger::store::{recorded_event, PgEventStore, RecordedEvent, READ_EVENTS_MAX};
 use ledger::wallet::{WalletEvent, WalletState};
-use ledger::{AccountId, Currency, HoldId, Phase, StreamId};
+use ledger::{AccountId, Currency, HoldId, Phase, StreamId, Transfer};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -328,9 +328,18 @@ impl<'a> Follow<'a> {
     }
 
     fn apply(&mut self, event: &RecordedEvent, wallet_event: &WalletEvent) {
-        let Some((transfer, phase)) = wallet_event.transfer() else {
-            return;
-        };
+        for (transfer, phase) in wallet_event.transfers() {
+            self.apply_transfer(event, wallet_event, transfer, phase);
+        }
+    }
+
+    fn apply_transfer(
+        &mut self,
+        event: &RecordedEvent,
+        wallet_event: &WalletEvent,
+        transfer: &Transfer,
+        phase: Phase,
+    ) {
         let (side, counterparty) = if transfer.debit.as_str() == self.account {
             (Side::Debit, &transfer.credit)
         } else if transfer.credit.as_str() == self.account {

@@ -142,7 +142,7 @@ async fn walk(
             };
             replay.apply(event, &wallet_event);
             if event.global_position <= clickhouse_at {
-                if let Some((transfer, phase)) = wallet_event.transfer() {
+                for (transfer, phase) in wallet_event.transfers() {
                     clickhouse_book.apply(transfer, phase);
                 }
             }

@@ -1,5 +1,6 @@
--- Every transfer leg of the ledger: both sides of each event's transfer, one
--- row each (leg 0 the debit side, leg 1 the credit side), signed from the
+-- Every transfer leg of the ledger: both sides of each event's transfers, one
+-- row each (leg 0 the debit side, leg 1 the credit side of the event's first
+-- transfer; 2 and 3 of its second, when it has one), signed from the
 -- account's view (credit positive, debit negative), in minor units.
 --
 -- Delivery is at-least-once (the sink inserts, then moves its checkpoint in

@@ -114,7 +114,7 @@ impl World {
 
     fn apply_wallet(&mut self, player: usize, events: &[WalletEvent]) {
         for e in events {
-            if let Some((t, phase)) = e.transfer() {
+            for (t, phase) in e.transfers() {
                 self.book.apply(t, phase);
             }
             self.wallets[player] = std::mem::take(&mut self.wallets[player]).evolve(e);

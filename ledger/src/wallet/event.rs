@@ -342,9 +342,12 @@ impl WalletEvent {
         }
     }
 
-    /// The transfer this event moves, and how.
-    pub fn transfer(&self) -> Option<(&Transfer, Phase)> {
-        match self {
+    /// The transfers this event moves, and how, in the order they apply.
+    /// An event's transfers are told apart by their index here (a
+    /// statement's `line`, a posting's `leg`), since they share the
+    /// event's position.
+    pub fn transfers(&self) -> impl Iterator<Item = (&Transfer, Phase)> {
+        let first = match self {
             Self::AccountOpened(_) => None,
             Self::FundsDeposited(e) | Self::FundsWithdrawn(e) => Some((&e.transfer, Phase::Posted)),
             Self::HoldPlaced(e) => Some((&e.transfer, Phase::PendingPlaced)),
@@ -364,7 +367,8 @@ impl WalletEvent {
             Self::PoolEntered(e) => Some((&e.transfer, Phase::Posted)),
             Self::PoolPaid(e) | Self::PoolRefunded(e) => Some((&e.transfer, Phase::Posted)),
             Self::PoolRakeTaken(e) => Some((&e.transfer, Phase::Posted)),
-        }
+        };
+        [first].into_iter().flatten()
     }
 
     crate::store::payload_renderings!();

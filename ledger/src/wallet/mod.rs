@@ -125,7 +125,7 @@ impl WalletState {
 }
 
 fn apply_to_wallet(wallet: &mut Wallet, event: &WalletEvent) {
-    if let Some((transfer, phase)) = event.transfer() {
+    for (transfer, phase) in event.transfers() {
         let side = if transfer.debit == wallet.id {
             Side::Debit
         } else {

@@ -151,8 +151,11 @@ impl Facts {
                 continue;
             };
             let time = epoch_seconds(recorded)?;
-            if let Some((transfer, phase)) = event.transfer() {
+            for (n, (transfer, phase)) in event.transfers().enumerate() {
                 let code = transfer_code(recorded, transfer)?;
+                // An event has one or two transfers: legs 0 and 1 are the
+                // first's, 2 and 3 the second's.
+                let first_leg = u8::try_from(2 * n).unwrap_or(u8::MAX - 1);
                 for side in [Side::Debit, Side::Credit] {
                     facts.postings.push(posting(
                         recorded,
@@ -160,7 +163,7 @@ impl Facts {
                         transfer,
                         &code,
                         phase_name(phase),
-                        side,
+                        (first_leg, side),
                     ));
                 }
             }
@@ -372,11 +375,21 @@ fn posting(
     transfer: &Transfer,
     code: &str,
     phase: &'static str,
-    side: Side,
+    (first_leg, side): (u8, Side),
 ) -> Posting {
     let (leg, account, counterparty, amount) = match side {
-        Side::Debit => (0, &transfer.debit, &transfer.credit, -transfer.amount.get()),
-        Side::Credit => (1, &transfer.credit, &transfer.debit, transfer.amount.get()),
+        Side::Debit => (
+            first_leg,
+            &transfer.debit,
+            &transfer.credit,
+            -transfer.amount.get(),
+        ),
+        Side::Credit => (
+            first_leg + 1,
+            &transfer.credit,
+            &transfer.debit,
+            transfer.amount.get(),
+        ),
     };
     Posting {
         position: recorded.global_position,

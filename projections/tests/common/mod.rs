@@ -98,7 +98,7 @@ pub async fn snapshot(pool: &PgPool) -> serde_json::Value {
     .expect("balances")
     .get(0);
     let statement: serde_json::Value = sqlx::query(
-        "SELECT coalesce(json_agg(s ORDER BY account_id, position), '[]')
+        "SELECT coalesce(json_agg(s ORDER BY account_id, position, line), '[]')
          FROM account_statement s",
     )
     .fetch_one(pool)

@@ -229,6 +229,7 @@ fn parse_line(row: &PgRow) -> Result<Line, sqlx::Error> {
     Ok(Line {
         account_id: row.try_get("account_id")?,
         position: row.try_get("position")?,
+        line: row.try_get("line")?,
         currency: row.try_get("currency")?,
         event_type: row.try_get("event_type")?,
         transfer_id: row.try_get("transfer_id")?,
@@ -266,12 +267,12 @@ impl StatementCheck {
 
     /// Checks the next line the replay makes (at or below the position).
     pub async fn expect(&mut self, conn: &mut PgConnection, line: Line) -> Result<(), Error> {
-        let key = (line.position, line.account_id.as_str());
+        let key = (line.position, line.line, line.account_id.as_str());
         // Lines of the read model before this one are lines the replay
         // does not make; a bound on the loop would only hide them.
         loop {
             let order = match self.actual.peek(conn).await? {
-                Some(found) => (found.position, found.account_id.as_str()).cmp(&key),
+                Some(found) => (found.position, found.line, found.account_id.as_str()).cmp(&key),
                 None => break,
             };
             match order {
@@ -406,6 +407,7 @@ mod tests {
         let line = Line {
             account_id: "alice".into(),
             position: 7,
+            line: 0,
             currency: "EUR".into(),
             event_type: "funds_deposited".into(),
             transfer_id: Uuid::nil(),

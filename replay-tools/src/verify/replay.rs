@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ledger::book::{Side, Totals};
 use ledger::store::RecordedEvent;
 use ledger::wallet::WalletEvent;
-use ledger::{AccountId, Currency, StreamId};
+use ledger::{AccountId, Currency, Phase, StreamId, Transfer};
 use uuid::Uuid;
 
 use crate::wallet_events::phase_name;
@@ -45,7 +45,7 @@ impl Replay {
             row.version = Some(event.stream_version);
             row.last_position = event.global_position;
         }
-        if let Some((transfer, phase)) = wallet_event.transfer() {
+        for (transfer, phase) in wallet_event.transfers() {
             let amount = i128::from(transfer.amount.get());
             for (side, account) in [
                 (Side::Debit, &transfer.debit),
@@ -100,6 +100,8 @@ impl Replay {
 pub struct Line {
     pub account_id: String,
     pub position: i64,
+    /// Which of the event's transfers the line is for (0 for the first).
+    pub line: i16,
     pub currency: String,
     pub event_type: String,
     pub transfer_id: Uuid,
@@ -113,13 +115,27 @@ pub struct Line {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// The statement lines of one event, in account order (bytes): one per
-/// side of its transfer, or one when both sides are the same account (the
-/// line is keyed by account and position; the debit's is kept).
+/// The statement lines of one event, transfer by transfer, each
+/// transfer's in account order (bytes): one per side, or one when both
+/// sides are the same account (the line is keyed by account, position and
+/// transfer; the debit's is kept).
 pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
-    let Some((transfer, phase)) = wallet_event.transfer() else {
-        return Vec::new();
-    };
+    let mut lines = Vec::new();
+    for (n, (transfer, phase)) in wallet_event.transfers().enumerate() {
+        // An event has one or two transfers.
+        let n = i16::try_from(n).unwrap_or(i16::MAX);
+        lines.extend(transfer_lines(event, wallet_event, n, transfer, phase));
+    }
+    lines
+}
+
+fn transfer_lines(
+    event: &RecordedEvent,
+    wallet_event: &WalletEvent,
+    n: i16,
+    transfer: &Transfer,
+    phase: Phase,
+) -> Vec<Line> {
     let (hold_id, description) = match wallet_event {
         WalletEvent::FundsDeposited(e) | WalletEvent::FundsWithdrawn(e) => {
             (None, e.description.clone())
@@ -161,6 +177,7 @@ pub fn lines(event: &RecordedEvent, wallet_event: &WalletEvent) -> Vec<Line> {
     let line = |account: &AccountId, counterparty: &AccountId, amount: i64| Line {
         account_id: account.as_str().to_owned(),
         position: event.global_position,
+        line: n,
         currency: transfer.currency.to_string(),
         event_type: event.event_type.clone(),
         transfer_id: transfer.id.as_uuid(),

@@ -1,7 +1,8 @@
--- Every statement line, in the replay's order: by position, then account
--- (bytes). No index gives this order, so Postgres sorts the table once.
+-- Every statement line, in the replay's order: by position, then the
+-- event's transfer (line), then account (bytes). No index gives this
+-- order, so Postgres sorts the table once.
 DECLARE verify_statement NO SCROLL CURSOR FOR
-SELECT account_id, position, currency, event_type, transfer_id, hold_id, code, phase, amount,
+SELECT account_id, position, line, currency, event_type, transfer_id, hold_id, code, phase, amount,
        counterparty, description, recorded_at
 FROM account_statement
-ORDER BY position, account_id COLLATE "C"
+ORDER BY position, line, account_id COLLATE "C"
