@@ -113,18 +113,27 @@ async fn a_settlement_stopped_half_way_resumes_and_settles_every_bet_once(pool: 
 
     let (settled, settlements) = bets_settled(&pool).await;
     assert_eq!((settled, settlements), (BETS as i64, BETS as i64));
+    // Each winner is paid once, by its own settlement.
     let winners = placed.iter().filter(|p| p.outcome == 0).count() as i64;
     let paid = count(
         &pool,
-        "SELECT count(*) FROM events WHERE event_type = 'bet_paid'",
+        "SELECT count(*) FROM events
+         WHERE event_type = 'bet_settled' AND jsonb_typeof(payload->'payout') = 'object'",
     )
     .await;
     let paid_bets = count(
         &pool,
-        "SELECT count(DISTINCT payload->>'bet_id') FROM events WHERE event_type = 'bet_paid'",
+        "SELECT count(DISTINCT payload->'payout'->>'id') FROM events
+         WHERE event_type = 'bet_settled' AND jsonb_typeof(payload->'payout') = 'object'",
     )
     .await;
     assert_eq!((paid, paid_bets), (winners, winners));
+    let paid_apart = count(
+        &pool,
+        "SELECT count(*) FROM events WHERE event_type = 'bet_paid'",
+    )
+    .await;
+    assert_eq!(paid_apart, 0, "no payout in an event of its own");
 
     let book = book(&store).await;
     assert!(book.is_balanced(), "{:?}", book.totals());

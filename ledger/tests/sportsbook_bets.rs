@@ -473,12 +473,12 @@ fn a_won_single_posts_the_hold_and_pays_stake_times_odds() {
     let command = settle(bet_id, "m1", s1, LegResult::WON);
     assert_eq!(decide(&w, &command), decide(&w, &command));
     let events = run(&mut w, &command);
-    assert_eq!(types(&events), ["bet_settled", "bet_paid"]);
-    assert_eq!(
-        events[0].transfers().next().map(|(_, p)| p),
-        Some(Phase::PendingPosted)
-    );
-    let (paid, phase) = events[1].transfers().next().expect("a payout");
+    // One event posts the stake's hold and pays the payout.
+    assert_eq!(types(&events), ["bet_settled"]);
+    let transfers: Vec<_> = events[0].transfers().collect();
+    assert_eq!(transfers.len(), 2, "the hold posted, then the payout");
+    assert_eq!(transfers[0].1, Phase::PendingPosted);
+    let (paid, phase) = transfers[1];
     assert_eq!(
         (paid.code, paid.amount.get(), phase, &paid.debit),
         (
@@ -570,7 +570,7 @@ fn a_dead_heat_pays_the_share_on_the_winner() {
             LegResult::dead_heat(2),
         ),
     );
-    assert_eq!(types(&events), ["bet_settled", "bet_paid"]);
+    assert_eq!(types(&events), ["bet_settled"]);
     // 100 split in two, 50 at 2.0: 100 back, the other 50 lost.
     assert_eq!(posted(&w), 1_000);
 }
@@ -647,7 +647,7 @@ fn an_accumulator_settles_with_its_last_leg_and_void_legs_drop_out() {
         &mut w,
         &settle(id, "m3", SettlementId::generate(), LegResult::WON),
     );
-    assert_eq!(types(&e3), ["bet_settled", "bet_paid"]);
+    assert_eq!(types(&e3), ["bet_settled"]);
     // 2.0 × (void: 1) × 2.0 = 4.0 on 100.
     assert_eq!(posted(&w), 10_000 - 100 + 400);
 }
@@ -860,7 +860,6 @@ fn bet_events_survive_a_round_trip_through_their_stored_form() {
         [
             "cash_out_offered",
             "bet_settled",
-            "bet_paid",
             "bet_leg_settled",
             "bet_payout_reversed"
         ]
@@ -871,9 +870,29 @@ fn bet_events_survive_a_round_trip_through_their_stored_form() {
         assert_eq!(back.ok().as_ref(), Some(event));
     }
     // Lineage is always written, null included.
-    let mut missing = all[3].payload();
+    let mut missing = all[2].payload();
     missing.as_object_mut().expect("object").remove("replaces");
     assert!(WalletEvent::from_stored("bet_leg_settled", 1, &missing).is_err());
+
+    // So is the payout (version 2); a settlement stored at version 1 had
+    // none (a `bet_paid` followed), and reads back with it null.
+    let settled = all[1].payload();
+    assert!(settled["payout"].is_object(), "the winner is paid in it");
+    let mut v1 = settled.clone();
+    v1.as_object_mut().expect("object").remove("payout");
+    assert!(WalletEvent::from_stored("bet_settled", 2, &v1).is_err());
+    let WalletEvent::BetSettled(old) =
+        WalletEvent::from_stored("bet_settled", 1, &v1).expect("a version 1 settlement")
+    else {
+        panic!("not a bet_settled");
+    };
+    assert_eq!(old.payout, None);
+    assert_eq!(
+        WalletEvent::BetSettled(old).transfers().count(),
+        1,
+        "a version 1 settlement only posts the hold"
+    );
+    assert!(WalletEvent::from_stored("bet_settled", 1, &settled).is_err());
 }
 
 #[test]

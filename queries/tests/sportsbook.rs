@@ -322,6 +322,108 @@ async fn an_accounts_bets_page_newest_first_with_their_legs(pool: PgPool) {
     );
 }
 
+const STATEMENT: &str = r#"
+query ($id: String!, $first: Int, $after: String) {
+  account(id: $id) {
+    balance
+    statement(first: $first, after: $after) {
+      edges { node { position eventType code phase amount counterparty transferId } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}"#;
+
+/// Every statement entry of `account`, newest first, a page of one at a
+/// time: two entries at one position must each come once.
+async fn statement_one_by_one(app: &App, account: &str) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .data(
+                STATEMENT,
+                json!({ "id": account, "first": 1, "after": after }),
+            )
+            .await;
+        let statement = &data["account"]["statement"];
+        entries.extend(
+            statement["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"].clone()),
+        );
+        if statement["pageInfo"]["hasNextPage"] == false {
+            return entries;
+        }
+        after = statement["pageInfo"]["endCursor"].clone();
+        assert!(entries.len() < 100, "pagination does not end");
+    }
+}
+
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_winning_bets_settlement_is_two_statement_entries_at_one_position(pool: PgPool) {
+    let mut desk = Desk::new(&pool);
+    card(&mut desk).await;
+    project(&pool).await;
+    let app = App::spawn(&pool, QueriesConfig::default()).await;
+
+    let entries = statement_one_by_one(&app, "alice").await;
+    // The deposit, five stakes held, the winner on m2 (its stake posted and
+    // its payout, in one event) and the loser on m2 (its stake posted).
+    assert_eq!(entries.len(), 9, "{entries:#?}");
+    // A stake's hold and its posting share the transfer's id, at two
+    // positions.
+    let ids: std::collections::HashSet<_> = entries
+        .iter()
+        .map(|e| format!("{}/{}", e["position"], e["transferId"]))
+        .collect();
+    assert_eq!(ids.len(), 9, "each entry once");
+    let settled: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["eventType"] == "bet_settled")
+        .collect();
+    assert_eq!(settled.len(), 3, "{entries:#?}");
+    let winner: Vec<&Value> = settled
+        .iter()
+        .copied()
+        .filter(|e| {
+            settled
+                .iter()
+                .filter(|o| o["position"] == e["position"])
+                .count()
+                == 2
+        })
+        .collect();
+    assert_eq!(winner.len(), 2, "{entries:#?}");
+    // Newest first: the payout (the event's second transfer), then the
+    // stake's hold posted (its first).
+    assert_eq!(
+        (winner[0]["code"].clone(), winner[0]["phase"].clone()),
+        (json!("payout"), json!("POSTED"))
+    );
+    assert!(winner[0]["amount"].as_i64().expect("amount") > 2_000);
+    assert_eq!(winner[0]["counterparty"], "house");
+    assert_eq!(
+        (
+            winner[1]["code"].clone(),
+            winner[1]["phase"].clone(),
+            winner[1]["amount"].clone()
+        ),
+        (json!("stake"), json!("PENDING_POSTED"), json!(-2_000))
+    );
+    let sum: i64 = entries
+        .iter()
+        .filter(|e| e["phase"] == "POSTED" || e["phase"] == "PENDING_POSTED")
+        .map(|e| e["amount"].as_i64().expect("amount"))
+        .sum();
+    let data = app.data(STATEMENT, json!({ "id": "alice" })).await;
+    assert_eq!(
+        data["account"]["balance"], sum,
+        "the entries make the balance"
+    );
+}
+
 #[sqlx::test(migrator = "ledger::store::MIGRATOR")]
 async fn at_least_waits_for_the_sportsbook_projection(pool: PgPool) {
     let mut desk = Desk::new(&pool);

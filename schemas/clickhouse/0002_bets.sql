@@ -3,8 +3,9 @@
 --
 -- `stake` is set on bet_placed (the stake held), bet_voided (the stake
 -- released), bet_settled and bet_cashed_out (the stake posted to the
--- house). `payout` is set on bet_paid (positive: a payout, or a cash-out
--- when code is `cash_out`) and bet_payout_reversed (negative). `market`,
+-- house). `payout` is set on bet_settled (what a winning bet returned, paid
+-- in the same event since its version 2), bet_paid (positive: a payout, or
+-- a cash-out when code is `cash_out`) and bet_payout_reversed (negative). `market`,
 -- `outcome` and `odds` (ten-thousandths) are the first leg's on bet_placed
 -- (`legs` counts them); the settling market on bet_settled and bet_voided;
 -- empty on the payment events, which reports join to their bet_placed row.

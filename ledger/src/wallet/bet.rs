@@ -344,27 +344,21 @@ fn first_settlement(
             transfer: bet.transfer.clone(),
         })]);
     }
-    let mut events = vec![WalletEvent::BetSettled(BetSettled {
+    // The hold's posting moves nothing the wallet still has (the pending
+    // debit becomes a posted one), so the payout is checked alone.
+    let mut balance = wallet.balance;
+    let payout = positive(returned)
+        .map(|amount| payout(wallet, &mut balance, cmd.bet_id, cmd.settlement_id, amount))
+        .transpose()?;
+    Ok(vec![WalletEvent::BetSettled(BetSettled {
         bet_id: cmd.bet_id,
         market: cmd.market.clone(),
         settlement_id: cmd.settlement_id,
         result: cmd.result,
         transfer: bet.transfer.clone(),
         returned,
-    })];
-    // The hold's posting moves nothing the wallet still has (the pending
-    // debit becomes a posted one), so the payout is checked alone.
-    let mut balance = wallet.balance;
-    if let Some(amount) = positive(returned) {
-        events.push(paid(
-            wallet,
-            &mut balance,
-            cmd.bet_id,
-            cmd.settlement_id,
-            amount,
-        )?);
-    }
-    Ok(events)
+        payout,
+    })])
 }
 
 /// What a settled bet had returned, and under which settlement.
@@ -434,19 +428,31 @@ fn paid(
     settlement_id: SettlementId,
     amount: Amount,
 ) -> Result<WalletEvent, Rejection> {
-    *balance = fits(*balance, Side::Credit, amount, Phase::Posted)?;
     Ok(WalletEvent::BetPaid(BetPaid {
         bet_id,
         settlement_id: Some(settlement_id),
-        transfer: transfer(
-            derived_transfer_id(bet_id, settlement_id.as_uuid(), TransferCode::Payout),
-            AccountId::house(),
-            wallet.id.clone(),
-            amount,
-            wallet.currency,
-            TransferCode::Payout,
-        ),
+        transfer: payout(wallet, balance, bet_id, settlement_id, amount)?,
     }))
+}
+
+/// What a bet returned under a settlement, paid by the house (its id
+/// derived from both, so a settlement sent twice pays under one id).
+fn payout(
+    wallet: &Wallet,
+    balance: &mut crate::book::Balance,
+    bet_id: BetId,
+    settlement_id: SettlementId,
+    amount: Amount,
+) -> Result<Transfer, Rejection> {
+    *balance = fits(*balance, Side::Credit, amount, Phase::Posted)?;
+    Ok(transfer(
+        derived_transfer_id(bet_id, settlement_id.as_uuid(), TransferCode::Payout),
+        AccountId::house(),
+        wallet.id.clone(),
+        amount,
+        wallet.currency,
+        TransferCode::Payout,
+    ))
 }
 
 /// The house offers to buy an open bet back. `current_odds` are the bet's

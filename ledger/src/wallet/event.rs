@@ -121,18 +121,31 @@ fn replaces_is_required(schema: &mut schemars::Schema) {
 
 /// A bet settled by its last leg (`result` is that leg's), not every leg
 /// void: the stake's hold is posted to the house, and `returned` is what
-/// the player gets back in total (paid by the `bet_paid` that follows when
-/// above 0).
+/// the player gets back in total, paid in the same event (`payout`) when
+/// above 0. Version 2 added `payout`: at version 1 a `bet_paid` followed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = payout_is_required)]
 pub struct BetSettled {
     pub bet_id: BetId,
     pub market: MarketId,
     pub settlement_id: SettlementId,
     pub result: LegResult,
+    /// The stake's hold, posted.
     pub transfer: Transfer,
     #[schemars(range(min = 0))]
     pub returned: i64,
+    /// `returned` paid: `house` → wallet, code `payout`; null when the bet
+    /// returned nothing, or when it was stored at version 1 (a `bet_paid`
+    /// followed). One event rather than two is a quarter fewer rows for a
+    /// settlement to write.
+    // Always written, null included, as `BetPaid::settlement_id`.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub payout: Option<Transfer>,
+}
+
+fn payout_is_required(schema: &mut schemars::Schema) {
+    require(schema, "payout");
 }
 
 /// A bet settled with every leg void: the hold is voided, the stake never
@@ -368,7 +381,11 @@ impl WalletEvent {
             Self::PoolPaid(e) | Self::PoolRefunded(e) => Some((&e.transfer, Phase::Posted)),
             Self::PoolRakeTaken(e) => Some((&e.transfer, Phase::Posted)),
         };
-        [first].into_iter().flatten()
+        let second = match self {
+            Self::BetSettled(e) => e.payout.as_ref().map(|t| (t, Phase::Posted)),
+            _ => None,
+        };
+        [first, second].into_iter().flatten()
     }
 
     crate::store::payload_renderings!();
@@ -524,9 +541,9 @@ impl Kind {
             Self::HoldPlaced => 1,
             Self::HoldPosted => 1,
             Self::HoldVoided => 1,
+            Self::BetSettled => 2,
             Self::BetPlaced
             | Self::BetLegSettled
-            | Self::BetSettled
             | Self::BetVoided
             | Self::BetPaid
             | Self::BetPayoutReversed

@@ -89,8 +89,10 @@ pub fn all() -> Vec<EventSchema> {
         schema::<BetSettled>(
             WalletEvent::BET_SETTLED,
             "A bet settled by its last leg, not every leg void: the stake's hold is posted to \
-             `house`. `returned` is what the player gets back in total, paid by the \
-             `bet_paid` that follows when above 0.",
+             `house`. `returned` is what the player gets back in total, paid in the same \
+             event when above 0: `payout`, a posted transfer from `house` to the wallet, \
+             code `payout`; null when the bet returned nothing. (At version 1 `payout` did \
+             not exist and a `bet_paid` followed.)",
         ),
         schema::<BetVoided>(
             WalletEvent::BET_VOIDED,

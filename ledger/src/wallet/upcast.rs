@@ -33,6 +33,11 @@ const STEPS: &[Step] = &[
         from: 1,
         apply: no_payment_ref,
     },
+    Step {
+        event_type: WalletEvent::BET_SETTLED,
+        from: 1,
+        apply: paid_apart,
+    },
 ];
 
 /// `funds_deposited` and `funds_withdrawn` v1 → v2: version 1 kept no
@@ -42,6 +47,16 @@ fn no_payment_ref(fields: &mut Map<String, Value>) -> Result<(), String> {
     match fields.insert("payment_ref".into(), Value::Null) {
         None => Ok(()),
         Some(_) => Err("a version 1 payload cannot have a payment_ref".into()),
+    }
+}
+
+/// `bet_settled` v1 → v2: at version 1 a `bet_paid` event paid what the bet
+/// returned, right after it, so the settlement itself pays nothing
+/// (`payout` null).
+fn paid_apart(fields: &mut Map<String, Value>) -> Result<(), String> {
+    match fields.insert("payout".into(), Value::Null) {
+        None => Ok(()),
+        Some(_) => Err("a version 1 payload cannot have a payout".into()),
     }
 }
 

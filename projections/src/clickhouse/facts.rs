@@ -446,6 +446,8 @@ fn bet_fact(recorded: &LogEvent, time: u32, event: &WalletEvent) -> Result<Optio
         WalletEvent::BetSettled(e) => BetFact {
             market: e.market.as_str().to_owned(),
             stake: e.transfer.amount.get(),
+            // Since version 2 the settlement pays what the bet returned.
+            payout: e.payout.as_ref().map_or(0, |p| p.amount.get()),
             code: code(&e.transfer)?,
             ..fact(e.bet_id.to_string(), &e.transfer, Side::Debit)
         },

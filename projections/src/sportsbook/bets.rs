@@ -2,9 +2,9 @@
 //! changed in memory by the wallets' bet events (pure, `apply`), and
 //! written back whole, each row guarded by its position.
 //!
-//! What a bet returned follows its money: Σ `bet_paid` − Σ
-//! `bet_payout_reversed`, plus the stake when `bet_voided` left it with
-//! the player. A re-settlement reverses the old return and pays the new
+//! What a bet returned follows its money: its `bet_settled`'s payout, plus
+//! Σ `bet_paid` − Σ `bet_payout_reversed`, plus the stake when
+//! `bet_voided` left it with the player. A re-settlement reverses the old return and pays the new
 //! one, so the sum is always what the player holds from the bet now.
 
 use std::collections::BTreeMap;
@@ -337,7 +337,10 @@ fn change(row: &mut BetRow, at: At, event: &WalletEvent) -> Result<bool, Error> 
                 e.settlement_id.as_uuid(),
                 e.result,
             )?;
-            settle(row, at, Status::Settled, e.settlement_id.as_uuid(), 0)?;
+            // Paid in the same event since version 2; by the `bet_paid`
+            // that followed before.
+            let paid = e.payout.as_ref().map_or(0, |p| p.amount.get());
+            settle(row, at, Status::Settled, e.settlement_id.as_uuid(), paid)?;
         }
         WalletEvent::BetVoided(e) => {
             set_leg(

@@ -355,6 +355,7 @@ fn events_applied_already_change_nothing() {
                 result: LegResult::WON,
                 transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
                 returned: 2_000,
+                payout: None,
             }),
         )
         .wallet(
@@ -375,6 +376,37 @@ fn events_applied_already_change_nothing() {
 }
 
 #[test]
+fn a_winning_single_is_paid_by_its_settlement() {
+    let (bet, settlement) = (BetId::generate(), SettlementId::generate());
+    let mut log = Log::default();
+    log.wallet(
+        "alice",
+        placed(bet, 1_000, &[("m1", 2, 25_000)], 25_000, 2_500),
+    )
+    .wallet(
+        "alice",
+        WalletEvent::BetSettled(BetSettled {
+            bet_id: bet,
+            market: id("m1"),
+            settlement_id: settlement,
+            result: LegResult::WON,
+            transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
+            returned: 2_500,
+            payout: Some(transfer("house", "alice", 2_500, TransferCode::Payout)),
+        }),
+    );
+    let (mut markets, mut bets) = (Markets::default(), Bets::default());
+    apply(&mut markets, &mut bets, &log.events).expect("applies");
+    let b = &bets.rows[&bet.as_uuid()];
+    assert_eq!(
+        (b.status, b.returned, b.position),
+        (Status::Settled, Some(2_500), 2)
+    );
+    assert_eq!(b.settlement_id, Some(settlement.as_uuid()));
+}
+
+/// A settlement stored at version 1: the `bet_paid` after it pays.
+#[test]
 fn a_single_settles_and_is_paid() {
     let (bet, settlement) = (BetId::generate(), SettlementId::generate());
     let mut log = Log::default();
@@ -391,6 +423,7 @@ fn a_single_settles_and_is_paid() {
             result: LegResult::WON,
             transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
             returned: 2_500,
+            payout: None,
         }),
     );
     let (mut markets, mut bets) = (Markets::default(), Bets::default());
@@ -469,6 +502,7 @@ fn an_accumulator_settles_with_its_last_leg() {
             result: LegResult::WON,
             transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
             returned: 2_000,
+            payout: None,
         }),
     )
     .wallet("alice", paid(bet, Some(s1), 2_000, TransferCode::Payout));

@@ -17,7 +17,7 @@ SELECT
     currency,
     sumIf(stake, event_type = 'bet_placed') AS handle,
     sumIf(stake, event_type = 'bet_voided') AS voided,
-    sumIf(payout, event_type IN ('bet_paid', 'bet_payout_reversed')) AS payouts,
+    sumIf(payout, event_type IN ('bet_settled', 'bet_paid', 'bet_payout_reversed')) AS payouts,
     handle - voided - payouts AS ggr,
     intDivOrZero(ggr * 10000, handle - voided) AS hold_bp
 FROM bets FINAL

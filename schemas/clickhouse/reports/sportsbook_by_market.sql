@@ -10,7 +10,7 @@ SELECT
     currency,
     sumIf(stake, event_type = 'bet_placed') AS handle,
     sumIf(stake, event_type = 'bet_voided') AS voided,
-    sumIf(payout, event_type IN ('bet_paid', 'bet_payout_reversed')) AS payouts,
+    sumIf(payout, event_type IN ('bet_settled', 'bet_paid', 'bet_payout_reversed')) AS payouts,
     handle - voided - payouts AS ggr,
     intDivOrZero(ggr * 10000, handle - voided) AS hold_bp
 FROM
@@ -18,7 +18,8 @@ FROM
     SELECT bet_id, event_type, currency, stake, payout
     FROM bets FINAL
     WHERE time >= {from:DateTime} AND time < {to:DateTime}
-        AND event_type IN ('bet_placed', 'bet_voided', 'bet_paid', 'bet_payout_reversed')
+        AND event_type IN ('bet_placed', 'bet_voided', 'bet_settled', 'bet_paid',
+                           'bet_payout_reversed')
 ) AS bet_events
 ANY LEFT JOIN
 (
