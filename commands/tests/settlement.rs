@@ -439,3 +439,40 @@ async fn a_warmed_cache_is_trusted_but_checked(pool: PgPool) {
     .await;
     assert_eq!(deposits, 2, "the generator's deposit and the other node's");
 }
+
+/// A warm settlement whose wallets come back every other chunk takes them
+/// from what the cache holds after the chunk before last: the cache takes a
+/// committed chunk in the background, while the next one is written, and
+/// the chunk after waits for it. A wallet decided on its state from before
+/// that chunk would conflict, halve the chunk and show as more progress.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_warm_settlement_takes_each_wallet_as_the_chunk_before_left_it(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    // 20 wallets round-robin in chunks of 10: wallets 0-9, then 10-19, ...
+    place_bets(&store, "derby", 20, 200, 100).await;
+    let (app, state) = spawn_app_without_settler(pool.clone()).await;
+    let mut streams: Vec<StreamId> = (0..20)
+        .map(|i| StreamId::account(&AccountId::parse(&format!("derby-p{i}")).expect("id")))
+        .collect();
+    streams.push(StreamId::market(&MarketId::parse("derby").expect("id")));
+    assert_eq!(state.warm_cache(streams).await.expect("warmed"), 21);
+    start_settlement(&app, "derby", "settle-derby").await;
+    let settler = state.settler(SettlementConfig {
+        chunk_bets_max: 10,
+        ..SettlementConfig::default()
+    });
+    settle_to_idle(&settler).await;
+
+    assert_eq!(bets_settled(&pool).await, (200, 200));
+    let progressed = count(
+        &pool,
+        "SELECT count(*) FROM events WHERE event_type = 'settlement_progressed'",
+    )
+    .await;
+    assert_eq!(
+        progressed, 20,
+        "every chunk committed whole, none conflicted"
+    );
+    let book = book(&store).await;
+    assert!(book.is_balanced(), "{:?}", book.totals());
+}
