@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use commands::settlement::Step;
-use commands::{SettlementConfig, Settler};
+use commands::{AppState, SettlementConfig, Settler};
 use common::{spawn_app, spawn_app_without_settler, App};
 use ledger::book::Book;
 use ledger::store::PgEventStore;
@@ -67,6 +67,19 @@ async fn bets_settled(pool: &PgPool) -> (i64, i64) {
     .fetch_one(pool)
     .await
     .expect("count")
+}
+
+/// Reads the derby market and its `wallets` players' wallets into the
+/// node's cache, as the node that took their bets holds them.
+async fn warm_derby(state: &AppState, wallets: usize) {
+    let mut streams: Vec<StreamId> = (0..wallets)
+        .map(|i| StreamId::account(&AccountId::parse(&format!("derby-p{i}")).expect("id")))
+        .collect();
+    streams.push(StreamId::market(&MarketId::parse("derby").expect("id")));
+    assert_eq!(
+        state.warm_cache(streams).await.expect("warmed"),
+        wallets + 1
+    );
 }
 
 /// Steps the settlement process until it has nothing left to do.
@@ -398,11 +411,7 @@ async fn a_warmed_cache_is_trusted_but_checked(pool: PgPool) {
     let store = PgEventStore::new(pool.clone());
     place_bets(&store, "derby", 50, 100, 100).await;
     let (app, state) = spawn_app_without_settler(pool.clone()).await;
-    let mut streams: Vec<StreamId> = (0..50)
-        .map(|i| StreamId::account(&AccountId::parse(&format!("derby-p{i}")).expect("id")))
-        .collect();
-    streams.push(StreamId::market(&MarketId::parse("derby").expect("id")));
-    assert_eq!(state.warm_cache(streams).await.expect("warmed"), 51);
+    warm_derby(&state, 50).await;
 
     // Another node takes a deposit: this node's copy of derby-p10 is stale.
     let (other, _) = spawn_app_without_settler(pool.clone()).await;
@@ -451,11 +460,7 @@ async fn a_warm_settlement_takes_each_wallet_as_the_chunk_before_left_it(pool: P
     // 20 wallets round-robin in chunks of 10: wallets 0-9, then 10-19, ...
     place_bets(&store, "derby", 20, 200, 100).await;
     let (app, state) = spawn_app_without_settler(pool.clone()).await;
-    let mut streams: Vec<StreamId> = (0..20)
-        .map(|i| StreamId::account(&AccountId::parse(&format!("derby-p{i}")).expect("id")))
-        .collect();
-    streams.push(StreamId::market(&MarketId::parse("derby").expect("id")));
-    assert_eq!(state.warm_cache(streams).await.expect("warmed"), 21);
+    warm_derby(&state, 20).await;
     start_settlement(&app, "derby", "settle-derby").await;
     let settler = state.settler(SettlementConfig {
         chunk_bets_max: 10,
