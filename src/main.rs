@@ -196,7 +196,9 @@ struct ServeArgs {
     #[arg(long, env = "BATCH_COMMANDS_MAX", default_value_t = 2_000)]
     batch_commands_max: usize,
     /// Writer loops (each commits its own batches; a stream always uses one).
-    #[arg(long, env = "WRITER_SHARDS", default_value_t = 2)]
+    /// One makes the largest batches: on 2 cores it beat two by a fifth
+    /// (docs/benchmarks.md).
+    #[arg(long, env = "WRITER_SHARDS", default_value_t = 1)]
     writer_shards: usize,
     /// Batches of one writer shard committing at once (1 to 16). A stream is
     /// never in two at once; the next batch's commit overlaps the last one's.
