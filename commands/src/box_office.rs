@@ -17,14 +17,15 @@ use ledger::box_office::{
     cancellation_chunk, decide_cancellation, Decision, ShowEvent, ShowState, ShowStatus,
 };
 use ledger::store::{
-    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend, StreamHead,
+    AppendOutcome, CommandAppend, EventStore, NewEvent, PgEventStore, StreamAppend,
 };
 use ledger::wallet::{decide as decide_wallet, WalletCommand, WalletEvent};
 use ledger::{error_chain, AccountId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{read_cold_many, Aggregate, Cached, StateCache};
+use crate::batch_wallets::{self, WalletWork};
+use crate::cache::{Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Largest page of live shows one search may return.
@@ -84,13 +85,6 @@ pub struct BoxOfficeProcess {
     cache: Arc<StateCache>,
     config: BoxOfficeConfig,
     handle: BoxOfficeHandle,
-}
-
-/// One wallet touched by a batch: where it stood and the batch's events.
-struct WalletWork {
-    before: StreamHead,
-    after: Cached,
-    events: Vec<NewEvent>,
 }
 
 impl BoxOfficeProcess {
@@ -243,45 +237,13 @@ impl BoxOfficeProcess {
             .await
     }
 
-    /// The wallets of `accounts`, from the cache when there, else from the
-    /// store (nothing decided yet).
+    /// The wallets of `accounts`, nothing decided yet.
     async fn wallets(
         &self,
         accounts: &[AccountId],
     ) -> Result<HashMap<StreamId, WalletWork>, ApiError> {
-        let mut wallets = HashMap::new();
-        let mut missing = Vec::new();
-        for account in accounts {
-            let stream = StreamId::account(account);
-            if wallets.contains_key(&stream) {
-                continue;
-            }
-            let cached = match self.cache.get(&stream) {
-                Some(cached) => cached,
-                None => {
-                    missing.push(stream.clone());
-                    Cached::empty(&stream)
-                }
-            };
-            wallets.insert(
-                stream,
-                WalletWork {
-                    before: cached.head,
-                    after: cached,
-                    events: Vec::new(),
-                },
-            );
-        }
-        let read = read_cold_many(&self.store, &missing)
-            .await
-            .map_err(ApiError::from_store)?;
-        for (stream, cached) in read {
-            if let Some(work) = wallets.get_mut(&stream) {
-                work.before = cached.head;
-                work.after = cached;
-            }
-        }
-        Ok(wallets)
+        let streams = accounts.iter().map(StreamId::account);
+        batch_wallets::wallets(&self.store, &self.cache, streams, &HashMap::new()).await
     }
 
     /// Appends the show's events and the wallets' as one group; a conflict

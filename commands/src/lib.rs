@@ -2,6 +2,7 @@
 //! idempotency keys, the batching writer that group-commits them, the
 //! settlement process, and the Rinha de Backend API on the same ledger.
 
+mod batch_wallets;
 mod bets;
 mod body;
 pub mod box_office;

@@ -15,14 +15,15 @@ use std::time::Duration;
 use ledger::sportsbook::market::{MarketCommand, MarketResult, MarketStatus};
 use ledger::sportsbook::settle::LegResult;
 use ledger::store::{
-    AppendOutcome, CommandAppend, NewEvent, PgEventStore, PreparedGroups, StreamAppend, StreamHead,
+    AppendOutcome, CommandAppend, NewEvent, PgEventStore, PreparedGroups, StreamAppend,
 };
 use ledger::wallet::{decide as decide_wallet, SettleLeg, WalletCommand, WalletState};
 use ledger::{error_chain, AccountId, BetId, MarketId, SettlementId, StreamId};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::cache::{read_cold_many, Aggregate, Cached, StateCache};
+use crate::batch_wallets::{self, WalletWork};
+use crate::cache::{Aggregate, Cached, StateCache};
 use crate::ApiError;
 
 /// Most markets one search for running settlements returns.
@@ -77,14 +78,6 @@ struct BetOnMarket {
     bet_id: BetId,
     account: AccountId,
     outcome: u16,
-}
-
-/// One wallet in a chunk: where it stood, where the chunk leaves it, and
-/// the chunk's events on it.
-struct WalletWork {
-    before: StreamHead,
-    after: Cached,
-    events: Vec<NewEvent>,
 }
 
 /// The market's settlement as it stands.
@@ -174,7 +167,7 @@ impl Settler {
             Some(decided) => decided,
             None => {
                 // The search reads the market from the cache.
-                self.cached_then(async {}).await;
+                self.cached().await;
                 match self.first_running().await? {
                     Some(running) => self.decide(running, &HashMap::new()).await?,
                     None => return Ok(Step::Idle),
@@ -312,7 +305,13 @@ impl Settler {
             let id = format!("settle-finish:{}", running.settlement_id);
             return self.build(running, command, Vec::new(), id, None);
         };
-        let mut decided = self.wallets(&bets, base).await?;
+        let mut decided = batch_wallets::wallets(
+            &self.store,
+            &self.cache,
+            bets.iter().map(|bet| StreamId::account(&bet.account)),
+            base,
+        )
+        .await?;
         let settled = bets.len() as u64;
         for bet in &bets {
             let stream = StreamId::account(&bet.account);
@@ -462,7 +461,7 @@ impl Settler {
         use std::sync::atomic::Ordering;
         if !committed(outcomes) {
             // Puts still running must not bring back what is forgotten.
-            self.cached_then(async {}).await;
+            self.cached().await;
             for stream in afters.keys() {
                 self.cache.forget(stream);
             }
@@ -491,6 +490,11 @@ impl Settler {
         );
     }
 
+    /// Waits for the cache puts of the last committed chunk.
+    async fn cached(&self) {
+        self.cached_then(async {}).await;
+    }
+
     /// Runs `next` alongside the cache puts of the last committed chunk,
     /// and returns once both are done: `next` must not read the cache (a
     /// query of the store may), and what follows may.
@@ -511,60 +515,6 @@ impl Settler {
             next
         );
         out
-    }
-
-    /// The wallets of `bets`, nothing decided yet.
-    async fn wallets(
-        &self,
-        bets: &[BetOnMarket],
-        base: &HashMap<StreamId, Cached>,
-    ) -> Result<HashMap<StreamId, WalletWork>, ApiError> {
-        let mut wallets: HashMap<StreamId, WalletWork> = HashMap::new();
-        let mut missing = Vec::new();
-        for bet in bets {
-            let stream = StreamId::account(&bet.account);
-            if wallets.contains_key(&stream) {
-                continue;
-            }
-            // A cached wallet is trusted, as the writer trusts it: if
-            // another writer moved it, the append conflicts and the next
-            // attempt reads it again. Wallets not cached are read together,
-            // a few hundred to a query.
-            if let Some(cached) = base
-                .get(&stream)
-                .cloned()
-                .or_else(|| self.cache.get(&stream))
-            {
-                wallets.insert(
-                    stream,
-                    WalletWork {
-                        before: cached.head,
-                        after: cached,
-                        events: Vec::new(),
-                    },
-                );
-                continue;
-            }
-            wallets.insert(
-                stream.clone(),
-                WalletWork {
-                    before: StreamHead::EMPTY,
-                    after: Cached::empty(&stream),
-                    events: Vec::new(),
-                },
-            );
-            missing.push(stream);
-        }
-        let read = read_cold_many(&self.store, &missing)
-            .await
-            .map_err(ApiError::from_store)?;
-        for (stream, cached) in read {
-            if let Some(work) = wallets.get_mut(&stream) {
-                work.before = cached.head;
-                work.after = cached;
-            }
-        }
-        Ok(wallets)
     }
 }
 
