@@ -201,8 +201,10 @@ struct ServeArgs {
     #[arg(long, env = "WRITER_SHARDS", default_value_t = 1)]
     writer_shards: usize,
     /// Batches of one writer shard committing at once (1 to 16). A stream is
-    /// never in two at once; the next batch's commit overlaps the last one's.
-    #[arg(long, env = "WRITER_BATCHES_IN_FLIGHT", default_value_t = 2,
+    /// never in two at once; with more than one, the next batch's commit
+    /// overlaps the last one's. One made lower latencies and as many
+    /// commands/s on the benchmark machine (docs/benchmarks.md).
+    #[arg(long, env = "WRITER_BATCHES_IN_FLIGHT", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     writer_batches_in_flight: u16,
     /// Most bets the settlement process settles in one append (1 to 5000),

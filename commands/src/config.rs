@@ -36,7 +36,7 @@ impl Default for CommandsConfig {
             batch_commands_max: 2_000,
             batch_bytes_max: 4 * 1024 * 1024,
             writer_shards: 1,
-            writer_batches_in_flight: 2,
+            writer_batches_in_flight: 1,
             conflict_retries_max: 8,
             cache_streams_max: 200_000,
             reply_timeout_ms: 10_000,
