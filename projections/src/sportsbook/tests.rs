@@ -213,6 +213,21 @@ fn placed(
     })
 }
 
+/// Alice's bet of 1,000 on m1 won: the stake goes to the house. `payout` is
+/// what the settlement pays back itself (version 2); `None` when a
+/// `bet_paid` after it pays, as at version 1, or when nothing is paid yet.
+fn won(bet: BetId, settlement: SettlementId, returned: i64, payout: Option<i64>) -> WalletEvent {
+    WalletEvent::BetSettled(BetSettled {
+        bet_id: bet,
+        market: id("m1"),
+        settlement_id: settlement,
+        result: LegResult::WON,
+        transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
+        returned,
+        payout: payout.map(|n| transfer("house", "alice", n, TransferCode::Payout)),
+    })
+}
+
 fn paid(bet: BetId, settlement: Option<SettlementId>, n: i64, code: TransferCode) -> WalletEvent {
     WalletEvent::BetPaid(BetPaid {
         bet_id: bet,
@@ -346,18 +361,7 @@ fn events_applied_already_change_nothing() {
         .market(accepted("m1", bet, 0, 1_000, 2_000, 1))
         .market(changed("m1", MarketEvent::MarketClosed))
         .market(started("m1", settlement, winners(&[0]), None))
-        .wallet(
-            "alice",
-            WalletEvent::BetSettled(BetSettled {
-                bet_id: bet,
-                market: id("m1"),
-                settlement_id: settlement,
-                result: LegResult::WON,
-                transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
-                returned: 2_000,
-                payout: None,
-            }),
-        )
+        .wallet("alice", won(bet, settlement, 2_000, None))
         .wallet(
             "alice",
             paid(bet, Some(settlement), 2_000, TransferCode::Payout),
@@ -383,18 +387,7 @@ fn a_winning_single_is_paid_by_its_settlement() {
         "alice",
         placed(bet, 1_000, &[("m1", 2, 25_000)], 25_000, 2_500),
     )
-    .wallet(
-        "alice",
-        WalletEvent::BetSettled(BetSettled {
-            bet_id: bet,
-            market: id("m1"),
-            settlement_id: settlement,
-            result: LegResult::WON,
-            transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
-            returned: 2_500,
-            payout: Some(transfer("house", "alice", 2_500, TransferCode::Payout)),
-        }),
-    );
+    .wallet("alice", won(bet, settlement, 2_500, Some(2_500)));
     let (mut markets, mut bets) = (Markets::default(), Bets::default());
     apply(&mut markets, &mut bets, &log.events).expect("applies");
     let b = &bets.rows[&bet.as_uuid()];
@@ -414,18 +407,7 @@ fn a_single_settles_and_is_paid() {
         "alice",
         placed(bet, 1_000, &[("m1", 2, 25_000)], 25_000, 2_500),
     )
-    .wallet(
-        "alice",
-        WalletEvent::BetSettled(BetSettled {
-            bet_id: bet,
-            market: id("m1"),
-            settlement_id: settlement,
-            result: LegResult::WON,
-            transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
-            returned: 2_500,
-            payout: None,
-        }),
-    );
+    .wallet("alice", won(bet, settlement, 2_500, None));
     let (mut markets, mut bets) = (Markets::default(), Bets::default());
     apply(&mut markets, &mut bets, &log.events).expect("applies");
     let b = &bets.rows[&bet.as_uuid()];
@@ -493,19 +475,8 @@ fn an_accumulator_settles_with_its_last_leg() {
     assert_eq!(b.legs[1].result, Some(LegResult::Void));
     assert_eq!(b.legs[1].settlement_id, Some(s2.as_uuid()));
 
-    log.wallet(
-        "alice",
-        WalletEvent::BetSettled(BetSettled {
-            bet_id: bet,
-            market: id("m1"),
-            settlement_id: s1,
-            result: LegResult::WON,
-            transfer: transfer("alice", "house", 1_000, TransferCode::Stake),
-            returned: 2_000,
-            payout: None,
-        }),
-    )
-    .wallet("alice", paid(bet, Some(s1), 2_000, TransferCode::Payout));
+    log.wallet("alice", won(bet, s1, 2_000, None))
+        .wallet("alice", paid(bet, Some(s1), 2_000, TransferCode::Payout));
     apply(&mut markets, &mut bets, &log.events[2..]).expect("applies");
 
     let b = &bets.rows[&bet.as_uuid()];
