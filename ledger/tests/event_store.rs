@@ -747,3 +747,131 @@ async fn an_append_behind_an_uncommitted_one_conflicts_cleanly(pool: PgPool) {
     .expect("append");
     assert!(matches!(next, AppendOutcome::Committed { .. }));
 }
+
+/// A key recorded earlier conflicts only the group that brings it again,
+/// even on a stream the log has never seen (so its events insert fine and
+/// only the `commands` row fails); the other groups of the batch commit.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_recorded_key_drops_only_its_group(pool: PgPool) {
+    let store = PgEventStore::new(pool);
+    store
+        .append(
+            StreamId::new("key-first"),
+            StreamHead::EMPTY,
+            vec![event(0)],
+            "retried".into(),
+        )
+        .await
+        .expect("first");
+    let stream = |id: &str, key: &str, n: i64| StreamAppend {
+        stream_id: StreamId::new(id),
+        expected: StreamHead::EMPTY,
+        commands: vec![command(key, vec![event(n)])],
+    };
+    let outcomes = store
+        .append_groups(vec![
+            vec![stream("key-before", "fresh-1", 1)],
+            vec![stream("key-again", "retried", 2)],
+            vec![stream("key-after", "fresh-2", 3)],
+        ])
+        .await
+        .expect("groups");
+    assert_eq!(committed_head(&outcomes[0][0]).version, 1);
+    assert_eq!(outcomes[1], vec![AppendOutcome::Conflict]);
+    assert_eq!(committed_head(&outcomes[2][0]).version, 1);
+    assert!(store
+        .read_stream(&StreamId::new("key-again"), 0, 10)
+        .await
+        .expect("read")
+        .is_empty());
+    let recorded = store
+        .find_commands(&["retried".into(), "fresh-1".into(), "fresh-2".into()])
+        .await
+        .expect("find");
+    assert_eq!(recorded["retried"].stream_id.as_str(), "key-first");
+    assert_eq!(recorded.len(), 3);
+}
+
+/// An append whose key another transaction has recorded but not committed
+/// waits for that commit and then conflicts, as a conflict; the next
+/// append goes through on the same connection pool.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn an_append_behind_an_uncommitted_key_conflicts_cleanly(pool: PgPool) {
+    let store = PgEventStore::new(pool.clone());
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO commands (command_id, stream_id, request_hash, outcome)
+         VALUES ('racing-key', 'key-elsewhere', '\\x01', '{}')",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("record the key");
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append(
+                    StreamId::new("key-racer"),
+                    StreamHead::EMPTY,
+                    vec![event(1)],
+                    "racing-key".into(),
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the append waits for the key's commit"
+    );
+    tx.commit().await.expect("commit");
+    let outcome = waiting
+        .await
+        .expect("join")
+        .expect("a conflict, not an error");
+    assert_eq!(outcome, AppendOutcome::Conflict);
+    assert!(store
+        .read_stream(&StreamId::new("key-racer"), 0, 10)
+        .await
+        .expect("read")
+        .is_empty());
+    let next = store
+        .append(
+            StreamId::new("key-racer"),
+            StreamHead::EMPTY,
+            vec![event(2)],
+            "next-key".into(),
+        )
+        .await
+        .expect("append");
+    assert_eq!(committed_head(&next).version, 1);
+}
+
+/// One key in two groups of one call is a caller's bug (the writer sends
+/// each key once a batch): the whole call fails and writes nothing, rather
+/// than record the key for one group and not the other.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn a_key_twice_in_one_call_writes_nothing(pool: PgPool) {
+    let store = PgEventStore::new(pool);
+    let stream = |id: &str, n: i64| StreamAppend {
+        stream_id: StreamId::new(id),
+        expected: StreamHead::EMPTY,
+        commands: vec![command("twice", vec![event(n)])],
+    };
+    let result = store
+        .append_groups(vec![vec![stream("twice-a", 1)], vec![stream("twice-b", 2)]])
+        .await;
+    assert!(result.is_err(), "got {result:?}");
+    for id in ["twice-a", "twice-b"] {
+        assert!(store
+            .read_stream(&StreamId::new(id), 0, 10)
+            .await
+            .expect("read")
+            .is_empty());
+    }
+    assert!(store
+        .find_commands(&["twice".into()])
+        .await
+        .expect("find")
+        .is_empty());
+}
