@@ -875,3 +875,19 @@ async fn a_key_twice_in_one_call_writes_nothing(pool: PgPool) {
         .expect("find")
         .is_empty());
 }
+
+/// The append function keeps generic plans (migration 0018). A later
+/// `CREATE OR REPLACE FUNCTION events_append` drops a `SET` clause it does
+/// not repeat, and every call would plan its statements again.
+#[sqlx::test(migrator = "ledger::store::MIGRATOR")]
+async fn the_append_function_plans_once(pool: PgPool) {
+    let config: Vec<Option<Vec<String>>> =
+        sqlx::query_scalar("SELECT proconfig FROM pg_proc WHERE proname = 'events_append'")
+            .fetch_all(&pool)
+            .await
+            .expect("proconfig");
+    assert_eq!(
+        config,
+        vec![Some(vec!["plan_cache_mode=force_generic_plan".to_owned()])]
+    );
+}
