@@ -692,6 +692,33 @@ async fn the_hot_text_keys_compare_bytes(pool: PgPool) {
     );
 }
 
+/// Appends one event to the empty `stream` under `key` while `blocker`
+/// holds what the append needs: asserts that it waits for the blocker's
+/// commit, then conflicts (as a conflict, not an error).
+async fn conflicts_after_commit(
+    store: &PgEventStore,
+    blocker: sqlx::Transaction<'_, sqlx::Postgres>,
+    stream: &str,
+    key: &str,
+) {
+    let waiting = tokio::spawn({
+        let (store, stream, key) = (store.clone(), StreamId::new(stream), key.to_owned());
+        async move {
+            store
+                .append(stream, StreamHead::EMPTY, vec![event(1)], key)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the append waits for the commit");
+    blocker.commit().await.expect("commit");
+    let outcome = waiting
+        .await
+        .expect("join")
+        .expect("a conflict, not an error");
+    assert_eq!(outcome, AppendOutcome::Conflict);
+}
+
 /// An append whose version another append has written but not committed
 /// yet (the append lock is released before the commit, ADR 0002) waits for
 /// that commit and then conflicts, as a conflict: not a database error, and
@@ -708,30 +735,7 @@ async fn an_append_behind_an_uncommitted_one_conflicts_cleanly(pool: PgPool) {
     ] {
         sqlx::query(sql).execute(&mut *tx).await.expect("first append");
     }
-    let waiting = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append(
-                    StreamId::new("race-uncommitted"),
-                    StreamHead::EMPTY,
-                    vec![event(1)],
-                    "second".into(),
-                )
-                .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "the second append waits for the first"
-    );
-    tx.commit().await.expect("commit");
-    let outcome = waiting
-        .await
-        .expect("join")
-        .expect("a conflict, not an error");
-    assert_eq!(outcome, AppendOutcome::Conflict);
+    conflicts_after_commit(&store, tx, "race-uncommitted", "second").await;
 
     let next = tokio::time::timeout(
         Duration::from_secs(10),
@@ -806,30 +810,7 @@ async fn an_append_behind_an_uncommitted_key_conflicts_cleanly(pool: PgPool) {
     .execute(&mut *tx)
     .await
     .expect("record the key");
-    let waiting = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append(
-                    StreamId::new("key-racer"),
-                    StreamHead::EMPTY,
-                    vec![event(1)],
-                    "racing-key".into(),
-                )
-                .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "the append waits for the key's commit"
-    );
-    tx.commit().await.expect("commit");
-    let outcome = waiting
-        .await
-        .expect("join")
-        .expect("a conflict, not an error");
-    assert_eq!(outcome, AppendOutcome::Conflict);
+    conflicts_after_commit(&store, tx, "key-racer", "racing-key").await;
     assert!(store
         .read_stream(&StreamId::new("key-racer"), 0, 10)
         .await
